@@ -1,0 +1,96 @@
+//! Configuration: the checked-in `config/default.toml` (compiled in, so a binary runs from any
+//! folder), then an optional file named by `PAYSYS_CONFIG`, then `PAYSYS__SECTION__KEY` variables.
+//! Every service deserialises the sections it needs; bad configuration exits with code 64.
+
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// The checked-in defaults, documented setting by setting.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Exit code for bad configuration (EX_USAGE), as linkerd does.
+pub const EXIT_CONFIG: i32 = 64;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmqpSettings {
+    pub url: SecretString,
+    /// Topic exchange of domain events.
+    pub exchange: String,
+    /// Prefix of every queue name (tests use a random one so they never clash).
+    #[serde(default)]
+    pub queue_prefix: String,
+    pub prefetch: u16,
+}
+
+impl AmqpSettings {
+    pub fn queue(&self, name: &str) -> String {
+        format!("{}{}", self.queue_prefix, name)
+    }
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.exchange)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// `json` or `pretty`.
+    pub log_format: String,
+    /// `RUST_LOG`-style filter.
+    pub level: String,
+    /// OTLP gRPC endpoint; traces are exported only when set.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+/// Loads settings of type `T` from defaults, `PAYSYS_CONFIG` and the environment.
+pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    load_with(|b| b)
+}
+
+/// As [`load`], with extra overrides applied last (tests use this to set ports and names).
+pub fn load_with<T: DeserializeOwned>(
+    extra: impl FnOnce(
+        config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> config::ConfigBuilder<config::builder::DefaultState>,
+) -> Result<T, ConfigError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        DEFAULT_TOML,
+        config::FileFormat::Toml,
+    ));
+    if let Ok(path) = std::env::var("PAYSYS_CONFIG") {
+        builder = builder.add_source(config::File::with_name(&path));
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix("PAYSYS")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true),
+    );
+    builder = extra(builder);
+    builder
+        .build()
+        .and_then(|c| c.try_deserialize::<T>())
+        .map_err(|e| ConfigError(e.to_string()))
+}
+
+/// Loads settings or exits with code 64 and a message naming the problem.
+pub fn load_or_exit<T: DeserializeOwned>() -> T {
+    match load::<T>() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Test support shared by every crate's integration tests: a fresh database per test and
+//! unique broker names, so tests run in parallel and never touch a running `make up`.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Admin URL of the test PostgreSQL (`PAYSYS_TEST_DATABASE_URL`, default local trust auth).
+pub fn admin_database_url() -> String {
+    std::env::var("PAYSYS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// AMQP URL of the test RabbitMQ (`PAYSYS_TEST_AMQP_URL`, default guest on localhost).
+pub fn amqp_url() -> String {
+    std::env::var("PAYSYS_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
+}
+
+/// Creates an empty database with a random name; returns its URL.
+pub async fn fresh_database() -> anyhow::Result<SecretString> {
+    use sqlx::Connection;
+    let admin = admin_database_url();
+    let name = format!("paysys_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let mut url = url::Url::parse(&admin)?;
+    url.set_path(&format!("/{name}"));
+    Ok(SecretString::from(url.to_string()))
+}
+
+/// A unique prefix for exchange and queue names.
+pub fn unique_prefix() -> String {
+    format!("t{}.", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// The URL behind a secret, for tests that need to print or reuse it.
+pub fn expose(s: &SecretString) -> String {
+    s.expose_secret().to_string()
+}

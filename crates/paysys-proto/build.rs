@@ -1,0 +1,19 @@
+// Compiles proto/ with protox (pure Rust), so a fresh machine needs no system `protoc`.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "paysys/v1/events.proto",
+        "paysys/v1/provider.proto",
+        "paysys/v1/ledger.proto",
+        "paysys/v1/notifier.proto",
+        "paysys/v1/paysystem.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+    let fds = protox::compile(files, [&root])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}
