@@ -1,0 +1,288 @@
+//! The merchant API's method table (DESIGN section 4). Both transports (JSON-RPC over HTTP and
+//! the gRPC `PaySystem` service) call `Api::call`.
+
+use crate::auth::authenticate;
+use crate::domain::{OrderRequest, TransExtId};
+use crate::jsonrpc::{Call, CallContext, Dispatch, RpcError};
+use crate::params::Fields;
+use crate::providers::{status_to_rpc, Providers};
+use crate::store;
+use futures::future::BoxFuture;
+use paysys_proto::{Customer, OrderKind, StartRequest, UnsubscribeRequest};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub const OPENRPC: &str = include_str!("openrpc.json");
+
+#[derive(Clone)]
+pub struct Api {
+    pub pool: PgPool,
+    pub providers: Providers,
+    pub signature_max_age: i64,
+}
+
+fn db(e: sqlx::Error) -> RpcError {
+    RpcError::internal(format!("database error: {e}"))
+}
+
+impl Dispatch for Api {
+    fn call<'a>(&'a self, call: &'a Call, ctx: &'a CallContext) -> BoxFuture<'a, Result<Value, RpcError>> {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let out = match call.method.as_str() {
+                "set_transaction_sync" => self.start(call, ctx, OrderKind::OneTime).await,
+                "set_subscription" => self.start(call, ctx, OrderKind::Subscription).await,
+                "unsubscribe" => self.unsubscribe(call, ctx).await,
+                "get_transaction_status" => self.status(call, ctx).await,
+                "get_channels_list" => self.channels(call, ctx).await,
+                "set_transaction" => self.start_async(call, ctx).await,
+                "confirm_teleaudio_payment" => self.confirm_teleaudio(call, ctx).await,
+                "modify_subscription_price" | "move_subscription_payment" => self.recurrence_change(call, ctx).await,
+                "rpc.discover" => serde_json::from_str(OPENRPC).map_err(|e| RpcError::internal(e.to_string())),
+                m => Err(RpcError::method_not_found(m)),
+            };
+            let outcome = match &out {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.code.to_string(),
+            };
+            metrics::counter!("paysys_rpc_calls_total", "method" => call.method.clone(), "outcome" => outcome).increment(1);
+            metrics::histogram!("paysys_rpc_duration_seconds", "method" => call.method.clone()).record(started.elapsed().as_secs_f64());
+            out
+        })
+    }
+}
+
+/// Reads `merchant_id` and authenticates the caller as that merchant.
+async fn merchant(api: &Api, params: &Value, ctx: &CallContext) -> Result<String, RpcError> {
+    if !params.is_object() {
+        return Err(RpcError::invalid_field("params", "must be an object"));
+    }
+    let mut f = Fields::new();
+    let id = f.string(params, "merchant_id", "merchant_id", 64);
+    f.finish()?;
+    let id = id.unwrap_or_default();
+    authenticate(&api.pool, &id, params, ctx, api.signature_max_age).await?;
+    Ok(id)
+}
+
+impl Api {
+    /// `set_transaction_sync` and `set_subscription`: validate, authenticate, claim the
+    /// trans_ext_id, ask the channel's adapter for the redirect, remember the answer.
+    async fn start(&self, call: &Call, ctx: &CallContext, kind: OrderKind) -> Result<Value, RpcError> {
+        let req = OrderRequest::parse(&call.params)?;
+        authenticate(&self.pool, &req.merchant_id, &call.params, ctx, self.signature_max_age).await?;
+        let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| RpcError::invalid_field("payment.channel_id", "no such channel for this merchant"))?;
+        let want_kind = if kind == OrderKind::Subscription { "subscription" } else { "one_time" };
+        if channel.kind != want_kind {
+            return Err(RpcError::invalid_field(
+                "payment.channel_id",
+                format!("channel {} is a {} channel; {} needs a {} channel", channel.id, channel.kind, call.method, want_kind),
+            ));
+        }
+        if channel.currency.trim() != req.currency.as_str() {
+            return Err(RpcError::invalid_field("payment.currency", format!("channel {} takes {}", channel.id, channel.currency.trim())));
+        }
+        let amount = req.amount();
+        if kind == OrderKind::OneTime && amount.minor <= 0 {
+            return Err(RpcError::invalid_field("articles", "the amount to pay must be greater than zero"));
+        }
+        let client = self.providers.get(&channel.provider, "payment.channel_id", &channel.id)?;
+        let fingerprint = req.fingerprint(&call.method);
+        let (_, order) = store::insert_or_get_order(
+            &self.pool,
+            store::NewOrder {
+                merchant_id: &req.merchant_id,
+                trans_ext_id: req.trans_ext_id.as_str(),
+                method: &call.method,
+                channel: &channel,
+                amount_minor: amount.minor,
+                currency: req.currency.as_str(),
+                fingerprint: &fingerprint,
+            },
+        )
+        .await
+        .map_err(db)?;
+        if order.fingerprint != fingerprint {
+            return Err(RpcError::invalid_field(
+                "trans_ext_id",
+                "already used by this merchant for a different request; use a new trans_ext_id",
+            ));
+        }
+        if let Some(resp) = order.response {
+            return Ok(resp);
+        }
+        // No stored answer: first call, or a retry after a failure. Adapters are idempotent on
+        // (merchant_id, order_id), so asking again returns the same redirect.
+        let mut channel_config = channel.config.clone();
+        channel_config.extend(req.payment_config.clone());
+        let c = &req.customer;
+        let start = StartRequest {
+            merchant_id: req.merchant_id.clone(),
+            order_id: req.trans_ext_id.as_str().to_string(),
+            channel_id: channel.id.clone(),
+            kind: kind as i32,
+            amount_minor: amount.minor,
+            currency: req.currency.as_str().to_string(),
+            product_name: req.product_name(),
+            client_ip: req.client_ip.clone().unwrap_or_default(),
+            return_url: req.next_url.clone().unwrap_or_default(),
+            customer: Some(Customer {
+                ext_id: c.ext_id.clone().unwrap_or_default(),
+                email: c.email.clone().unwrap_or_default(),
+                phone: c.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
+                firstname: c.firstname.clone().unwrap_or_default(),
+                lastname: c.lastname.clone().unwrap_or_default(),
+            }),
+            channel_config: channel_config.into_iter().collect(),
+            article_config: req.article_config().into_iter().collect(),
+        };
+        let mut client = client;
+        let started = client.start(start).await.map_err(|s| status_to_rpc(&channel.provider, s))?.into_inner();
+        let resp = json!({
+            "status": "1",
+            "data": { "redirect_url": started.redirect_url, "action_type": "REDIRECT_USER" }
+        });
+        store::save_response(&self.pool, &req.merchant_id, req.trans_ext_id.as_str(), &resp, &started.provider_ref)
+            .await
+            .map_err(db)?;
+        Ok(resp)
+    }
+
+    /// The order of this merchant named by `field` (another merchant's order is "unknown").
+    async fn own_order(&self, merchant_id: &str, params: &Value, field: &str) -> Result<store::Order, RpcError> {
+        let mut f = Fields::new();
+        let id = f.string(params, field, field, 64);
+        f.finish()?;
+        let id = id.unwrap_or_default();
+        TransExtId::parse(&id).map_err(|e| RpcError::invalid_field(field, e))?;
+        store::order(&self.pool, merchant_id, &id)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| RpcError::invalid_field(field, "no such order for this merchant"))
+    }
+
+    async fn unsubscribe(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let merchant_id = merchant(self, &call.params, ctx).await?;
+        let mut f = Fields::new();
+        let client_ip = f.opt_string(&call.params, "client_ip", "client_ip", 45);
+        if let Some(ip) = &client_ip {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                f.fail("client_ip", "must be an IPv4 or IPv6 address");
+            }
+        }
+        f.finish()?;
+        let order = self.own_order(&merchant_id, &call.params, "order_ext_id").await?;
+        if order.kind != "subscription" {
+            return Err(RpcError::invalid_field("order_ext_id", "is not a subscription"));
+        }
+        let mut client = self.providers.get(&order.provider, "order_ext_id", &order.channel_id)?;
+        let answer = client
+            .unsubscribe(UnsubscribeRequest {
+                merchant_id: merchant_id.clone(),
+                order_id: order.trans_ext_id.clone(),
+                client_ip: client_ip.unwrap_or_default(),
+            })
+            .await
+            .map_err(|s| status_to_rpc(&order.provider, s))?
+            .into_inner();
+        // Seed 000: status 1 and the provider's original answer, whatever it says.
+        Ok(json!({ "status": 1, "result": answer.provider_answer, "action_type": null }))
+    }
+
+    async fn status(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let merchant_id = merchant(self, &call.params, ctx).await?;
+        let field = if call.params.get("order_ext_id").is_some() && call.params.get("trans_ext_id").is_none() {
+            "order_ext_id"
+        } else {
+            "trans_ext_id"
+        };
+        let order = self.own_order(&merchant_id, &call.params, field).await?;
+        let events = store::order_events(&self.pool, &merchant_id, &order.trans_ext_id).await.map_err(db)?;
+        let charges: Vec<&store::OrderEvent> = events
+            .iter()
+            .filter(|e| matches!(e.kind.as_str(), "payment.succeeded" | "payment.failed" | "subscription.charged" | "subscription.charge_failed"))
+            .collect();
+        let redirect = order.response.as_ref().and_then(|r| r.pointer("/data/redirect_url")).cloned().unwrap_or(Value::Null);
+        Ok(json!({
+            "status": "1",
+            "data": {
+                "trans_ext_id": order.trans_ext_id,
+                "merchant_id": order.merchant_id,
+                "channel_id": order.channel_id,
+                "provider": order.provider,
+                "kind": order.kind,
+                "state": order.status,
+                "amount": order.amount_minor,
+                "currency": order.currency.trim(),
+                "redirect_url": redirect,
+                "created_at": order.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "updated_at": order.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "charges": charges,
+                "events": events,
+            }
+        }))
+    }
+
+    async fn channels(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let merchant_id = merchant(self, &call.params, ctx).await?;
+        let list = store::channels_of(&self.pool, &merchant_id).await.map_err(db)?;
+        let data: Vec<Value> = list
+            .iter()
+            .map(|c| json!({ "id": c.id, "provider": c.provider, "kind": c.kind, "currency": c.currency.trim() }))
+            .collect();
+        Ok(json!({ "status": "1", "data": data }))
+    }
+
+    /// `set_transaction` (seed 002) is Teleaudio webbilling's asynchronous flow; the phone is
+    /// required up front. Until a Teleaudio adapter is configured the channel check says so.
+    async fn start_async(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let req = OrderRequest::parse(&call.params)?;
+        if req.customer.phone.is_none() {
+            return Err(RpcError::invalid_field("customer.phone", "required for set_transaction (Teleaudio sends the SMS code there)"));
+        }
+        authenticate(&self.pool, &req.merchant_id, &call.params, ctx, self.signature_max_age).await?;
+        let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| RpcError::invalid_field("payment.channel_id", "no such channel for this merchant"))?;
+        if channel.provider != "teleaudio" {
+            return Err(RpcError::invalid_field(
+                "payment.channel_id",
+                format!("set_transaction is Teleaudio webbilling's asynchronous flow; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
+            ));
+        }
+        self.providers.get(&channel.provider, "payment.channel_id", &channel.id)?;
+        Err(RpcError::invalid_field("payment.channel_id", "Teleaudio webbilling is not available yet"))
+    }
+
+    /// `confirm_teleaudio_payment` (seed 002): an order that is not a pending Teleaudio
+    /// webbilling payment of this merchant is `BADTRANSACTION`, in the seed's own shape.
+    async fn confirm_teleaudio(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let merchant_id = merchant(self, &call.params, ctx).await?;
+        let mut f = Fields::new();
+        let id = f.string(&call.params, "trans_ext_id", "trans_ext_id", 64);
+        f.string(&call.params, "code", "code", 32);
+        f.finish()?;
+        let order = store::order(&self.pool, &merchant_id, &id.unwrap_or_default()).await.map_err(db)?;
+        match order {
+            Some(o) if o.provider == "teleaudio" => Err(RpcError::internal("Teleaudio webbilling is not available yet")),
+            _ => Ok(json!({ "status": "-1", "result": "400 - BADTRANSACTION", "action_type": "" })),
+        }
+    }
+
+    /// Netopia's recurrence changes (seed 003); other providers cannot do them.
+    async fn recurrence_change(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
+        let merchant_id = merchant(self, &call.params, ctx).await?;
+        let order = self.own_order(&merchant_id, &call.params, "order_ext_id").await?;
+        if order.kind != "subscription" {
+            return Err(RpcError::invalid_field("order_ext_id", "is not a subscription"));
+        }
+        Err(RpcError::invalid_field(
+            "order_ext_id",
+            format!("{} is not possible for provider {}: only Netopia recurring card payments can change price or date", call.method, order.provider),
+        ))
+    }
+}

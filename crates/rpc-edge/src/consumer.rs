@@ -1,0 +1,91 @@
+//! Keeps each order's state in step with the providers' events (queue `edge.events`):
+//! the event is recorded and the state moved in one transaction with the inbox claim.
+
+use paysys_platform::broker::{HandleError, Message};
+use paysys_platform::events::{self, decode};
+use paysys_platform::outbox::claim;
+use sqlx::PgPool;
+
+pub fn bindings() -> Vec<String> {
+    events::ALL.iter().map(|s| s.to_string()).collect()
+}
+
+/// The order state after `kind`, given the current one.
+pub fn next_status(current: &str, kind: &str) -> String {
+    match (kind, current) {
+        (events::PAYMENT_SUCCEEDED, _) => "paid",
+        (events::PAYMENT_FAILED, "paid") => "paid",
+        (events::PAYMENT_FAILED, _) => "failed",
+        (_, "cancelled") => "cancelled",
+        (events::SUBSCRIPTION_STARTED, _) | (events::SUBSCRIPTION_CHARGED, _) => "active",
+        // A first charge that fails before any start means the subscription never began.
+        (events::SUBSCRIPTION_CHARGE_FAILED, "pending") => "failed",
+        (events::SUBSCRIPTION_CANCELLED, _) => "cancelled",
+        (_, other) => other,
+    }
+    .to_string()
+}
+
+pub async fn handle(pool: PgPool, msg: Message) -> Result<(), HandleError> {
+    let (id, e) = decode(&msg)?;
+    let occurred = chrono::DateTime::parse_from_rfc3339(&e.occurred_at)
+        .map_err(|_| HandleError::Poison(anyhow::anyhow!("occurred_at is not RFC 3339")))?;
+    let t = |e: sqlx::Error| HandleError::Transient(e.into());
+    let mut tx = pool.begin().await.map_err(t)?;
+    if !claim(&mut tx, id).await.map_err(t)? {
+        return Ok(());
+    }
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2 FOR UPDATE")
+            .bind(&e.merchant_id)
+            .bind(&e.order_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(t)?;
+    let Some(current) = current else {
+        tracing::warn!(merchant_id = %e.merchant_id, order_id = %e.order_id, kind = %e.kind, "event for an order the edge does not know");
+        tx.commit().await.map_err(t)?;
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO order_events (event_id, merchant_id, trans_ext_id, kind, amount_minor, currency, sequence, charge_id, failure_reason, occurred_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(&e.merchant_id)
+    .bind(&e.order_id)
+    .bind(&e.kind)
+    .bind(e.amount_minor)
+    .bind(&e.currency)
+    .bind(e.sequence as i32)
+    .bind(&e.charge_id)
+    .bind(&e.failure_reason)
+    .bind(occurred.with_timezone(&chrono::Utc))
+    .execute(&mut *tx)
+    .await
+    .map_err(t)?;
+    sqlx::query("UPDATE orders SET status = $3, updated_at = now() WHERE merchant_id = $1 AND trans_ext_id = $2")
+        .bind(&e.merchant_id)
+        .bind(&e.order_id)
+        .bind(next_status(&current, &e.kind))
+        .execute(&mut *tx)
+        .await
+        .map_err(t)?;
+    tx.commit().await.map_err(t)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_machine() {
+        assert_eq!(next_status("pending", "payment.succeeded"), "paid");
+        assert_eq!(next_status("paid", "payment.failed"), "paid");
+        assert_eq!(next_status("pending", "subscription.charge_failed"), "failed");
+        assert_eq!(next_status("active", "subscription.charge_failed"), "active");
+        assert_eq!(next_status("active", "subscription.cancelled"), "cancelled");
+        assert_eq!(next_status("cancelled", "subscription.charged"), "cancelled");
+    }
+}

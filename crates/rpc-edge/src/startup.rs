@@ -1,0 +1,76 @@
+//! Builds rpc-edge: database (schema `edge`), provider clients, the JSON-RPC router and the gRPC
+//! PaySystem service on one port, and the consumer that follows orders' events.
+
+use crate::api::Api;
+use crate::config::Settings;
+use crate::providers::Providers;
+use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::{broker, db, Shutdown};
+use paysys_proto::pay_system_server::PaySystemServer;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/edge");
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    settings: Settings,
+    pool: PgPool,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let pool = db::connect(&settings.database, "edge").await?;
+        db::migrate(&pool, &MIGRATOR).await?;
+        let providers = Providers::new(
+            &settings.edge.providers,
+            Duration::from_millis(settings.edge.provider_timeout_ms),
+        )?;
+        let api = Api {
+            pool: pool.clone(),
+            providers,
+            signature_max_age: settings.edge.signature_max_age_secs,
+        };
+        let (health, health_svc) = server::grpc_health();
+        health.set_serving::<PaySystemServer<crate::grpc::PaySystemService>>().await;
+        let grpc = tonic::service::Routes::new(PaySystemServer::new(crate::grpc::PaySystemService(api.clone())))
+            .add_service(health_svc);
+        let ready_pool = pool.clone();
+        let ready: ReadyCheck = Arc::new(move || {
+            let p = ready_pool.clone();
+            Box::pin(async move { db::ping(&p).await })
+        });
+        let router = server::finish(crate::http::router(api), Some(grpc), ready);
+        let listener = server::bind(&settings.edge.listen).await?;
+        Ok(Self { listener, router, settings, pool, shutdown })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn pool(&self) -> PgPool {
+        self.pool.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let pool = self.pool.clone();
+        let handler: broker::Handler = Arc::new(move |msg| Box::pin(crate::consumer::handle(pool.clone(), msg)));
+        let consumer = tokio::spawn(broker::consume(
+            self.settings.amqp.clone(),
+            self.settings.amqp.queue("edge.events"),
+            crate::consumer::bindings(),
+            handler,
+            self.shutdown.clone(),
+        ));
+        tracing::info!(port = self.port(), "rpc-edge listening");
+        let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
+        self.shutdown.trigger();
+        let _ = consumer.await;
+        served
+    }
+}

@@ -1,0 +1,185 @@
+//! The `edge` schema: merchants, channels, orders and their events.
+
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub merchant_id: String,
+    pub provider: String,
+    pub kind: String,
+    pub currency: String,
+    pub config: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub merchant_id: String,
+    pub trans_ext_id: String,
+    pub method: String,
+    pub channel_id: String,
+    pub provider: String,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub fingerprint: String,
+    pub response: Option<Value>,
+    pub status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub struct NewOrder<'a> {
+    pub merchant_id: &'a str,
+    pub trans_ext_id: &'a str,
+    pub method: &'a str,
+    pub channel: &'a Channel,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub fingerprint: &'a str,
+}
+
+pub async fn merchant_secret(pool: &PgPool, merchant_id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT secret FROM merchants WHERE id = $1")
+        .bind(merchant_id)
+        .fetch_optional(pool)
+        .await
+}
+
+fn channel_from(r: &sqlx::postgres::PgRow) -> Channel {
+    let config: sqlx::types::Json<std::collections::BTreeMap<String, Value>> = r.get("config");
+    Channel {
+        id: r.get("id"),
+        merchant_id: r.get("merchant_id"),
+        provider: r.get("provider"),
+        kind: r.get("kind"),
+        currency: r.get::<String, _>("currency"),
+        config: config
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect(),
+    }
+}
+
+/// A channel of this merchant (another merchant's channel is as unknown as a missing one).
+pub async fn channel(pool: &PgPool, merchant_id: &str, id: &str) -> sqlx::Result<Option<Channel>> {
+    let row = sqlx::query("SELECT id, merchant_id, provider, kind, currency, config FROM channels WHERE id = $1 AND merchant_id = $2")
+        .bind(id)
+        .bind(merchant_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(channel_from))
+}
+
+pub async fn channels_of(pool: &PgPool, merchant_id: &str) -> sqlx::Result<Vec<Channel>> {
+    let rows = sqlx::query("SELECT id, merchant_id, provider, kind, currency, config FROM channels WHERE merchant_id = $1 ORDER BY id")
+        .bind(merchant_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(channel_from).collect())
+}
+
+fn order_from(r: &sqlx::postgres::PgRow) -> Order {
+    Order {
+        merchant_id: r.get("merchant_id"),
+        trans_ext_id: r.get("trans_ext_id"),
+        method: r.get("method"),
+        channel_id: r.get("channel_id"),
+        provider: r.get("provider"),
+        kind: r.get("kind"),
+        amount_minor: r.get("amount_minor"),
+        currency: r.get("currency"),
+        fingerprint: r.get("fingerprint"),
+        response: r.get::<Option<sqlx::types::Json<Value>>, _>("response").map(|j| j.0),
+        status: r.get("status"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+const ORDER_COLUMNS: &str = "merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, response, status, created_at, updated_at";
+
+/// Inserts the order, or returns the existing one with the same (merchant, trans_ext_id).
+pub async fn insert_or_get_order(pool: &PgPool, o: NewOrder<'_>) -> sqlx::Result<(bool, Order)> {
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')
+         ON CONFLICT (merchant_id, trans_ext_id) DO NOTHING RETURNING {ORDER_COLUMNS}"
+    ))
+    .bind(o.merchant_id)
+    .bind(o.trans_ext_id)
+    .bind(o.method)
+    .bind(&o.channel.id)
+    .bind(&o.channel.provider)
+    .bind(&o.channel.kind)
+    .bind(o.amount_minor)
+    .bind(o.currency)
+    .bind(o.fingerprint)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(r) = inserted {
+        return Ok((true, order_from(&r)));
+    }
+    let existing = order(pool, o.merchant_id, o.trans_ext_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok((false, existing))
+}
+
+pub async fn order(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) -> sqlx::Result<Option<Order>> {
+    let r = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2"))
+        .bind(merchant_id)
+        .bind(trans_ext_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(r.as_ref().map(order_from))
+}
+
+pub async fn save_response(pool: &PgPool, merchant_id: &str, trans_ext_id: &str, response: &Value, provider_ref: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE orders SET response = $3, provider_ref = $4, updated_at = now() WHERE merchant_id = $1 AND trans_ext_id = $2")
+        .bind(merchant_id)
+        .bind(trans_ext_id)
+        .bind(sqlx::types::Json(response))
+        .bind(provider_ref)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrderEvent {
+    pub kind: String,
+    pub amount: i64,
+    pub currency: String,
+    pub sequence: i32,
+    pub charge_id: String,
+    pub failure_reason: String,
+    pub occurred_at: String,
+}
+
+pub async fn order_events(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) -> sqlx::Result<Vec<OrderEvent>> {
+    let rows = sqlx::query(
+        "SELECT kind, amount_minor, currency, sequence, charge_id, failure_reason, occurred_at FROM order_events
+         WHERE merchant_id = $1 AND trans_ext_id = $2 ORDER BY occurred_at, sequence",
+    )
+    .bind(merchant_id)
+    .bind(trans_ext_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| OrderEvent {
+            kind: r.get("kind"),
+            amount: r.get("amount_minor"),
+            currency: r.get("currency"),
+            sequence: r.get("sequence"),
+            charge_id: r.get("charge_id"),
+            failure_reason: r.get("failure_reason"),
+            occurred_at: r
+                .get::<chrono::DateTime<chrono::Utc>, _>("occurred_at")
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+        .collect())
+}
