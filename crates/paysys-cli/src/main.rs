@@ -1,0 +1,418 @@
+//! paysys: the operator CLI. Merchants and channels are written straight into the owning
+//! services' schemas (edge, notifier); ledger and notifications go through their gRPC services;
+//! the sandbox through its HTTP control endpoints. `--json` prints machine-readable output.
+#![forbid(unsafe_code)]
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use paysys_proto::ledger_client::LedgerClient;
+use paysys_proto::notifier_client::NotifierClient;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Row};
+
+#[derive(Parser)]
+#[command(name = "paysys", version, about = "PaySystem operator CLI")]
+struct Cli {
+    /// PostgreSQL URL (default: PAYSYS__DATABASE__URL or config/default.toml).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Ledger gRPC URL.
+    #[arg(long, global = true, env = "PAYSYS_LEDGER_URL", default_value = "http://127.0.0.1:8111")]
+    ledger_url: String,
+    /// Notifier gRPC URL.
+    #[arg(long, global = true, env = "PAYSYS_NOTIFIER_URL", default_value = "http://127.0.0.1:8110")]
+    notifier_url: String,
+    /// Provider sandbox URL.
+    #[arg(long, global = true, env = "PAYSYS_SANDBOX_URL", default_value = "http://127.0.0.1:9090")]
+    sandbox_url: String,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Merchants: API secret, notification URL and secret.
+    #[command(subcommand)]
+    Merchant(MerchantCmd),
+    /// Payment channels of merchants.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Ledger balances and statements.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// Merchant notification log and replay.
+    #[command(subcommand)]
+    Notifications(NotificationsCmd),
+    /// Drive the provider sandbox.
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
+}
+
+#[derive(Subcommand)]
+enum MerchantCmd {
+    /// Adds a merchant or updates it.
+    Add(MerchantAdd),
+    List,
+}
+
+#[derive(Args)]
+struct MerchantAdd {
+    #[arg(long)]
+    id: String,
+    /// API secret (the `secret` parameter / body HMAC key).
+    #[arg(long)]
+    secret: String,
+    /// Where notifications are POSTed.
+    #[arg(long)]
+    notify_url: String,
+    /// Standard Webhooks secret, `whsec_<base64>`.
+    #[arg(long)]
+    notify_secret: String,
+}
+
+#[derive(Subcommand)]
+enum ChannelCmd {
+    Add(ChannelAdd),
+    List,
+}
+
+#[derive(Args)]
+struct ChannelAdd {
+    #[arg(long)]
+    id: String,
+    #[arg(long)]
+    provider: String,
+    /// one_time | subscription
+    #[arg(long)]
+    kind: String,
+    #[arg(long)]
+    merchant: String,
+    #[arg(long, default_value = "PLN")]
+    currency: String,
+    /// Provider settings of the channel, KEY=VALUE (e.g. service_id=30576).
+    #[arg(long = "config")]
+    config: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum LedgerCmd {
+    Balance {
+        #[arg(long)]
+        merchant: String,
+    },
+    Statement {
+        #[arg(long)]
+        merchant: String,
+    },
+    /// Total debits and credits per currency (they must be equal).
+    Totals,
+}
+
+#[derive(Subcommand)]
+enum NotificationsCmd {
+    List {
+        #[arg(long)]
+        merchant: Option<String>,
+        /// pending | delivered | dead
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Delivers a notification again (dead or delivered), same webhook-id.
+    Replay { id: String },
+}
+
+#[derive(Subcommand)]
+enum SandboxCmd {
+    /// The end user finishes the page behind a redirect URL.
+    Complete {
+        #[arg(long)]
+        redirect_url: String,
+        /// success | failure
+        #[arg(long, default_value = "success")]
+        outcome: String,
+    },
+    /// Moves the sandbox clock; due recurring charges happen.
+    Advance {
+        #[arg(long)]
+        seconds: u64,
+    },
+}
+
+const PROVIDERS: &[&str] = &["mobiltek", "teleaudio", "netopia", "mocopay"];
+
+#[derive(Deserialize)]
+struct DbOnly {
+    database: paysys_platform::config::DatabaseSettings,
+}
+
+fn fail_usage(msg: String) -> ! {
+    eprintln!("error: {msg}");
+    std::process::exit(64)
+}
+
+fn valid_id(field: &str, v: &str) {
+    if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        fail_usage(format!("{field} must be 1-64 characters of letters, digits, _ - ."));
+    }
+}
+
+async fn pool(cli: &Cli) -> anyhow::Result<PgPool> {
+    use secrecy::ExposeSecret;
+    let url = match &cli.database_url {
+        Some(u) => u.clone(),
+        None => paysys_platform::config::load::<DbOnly>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .database
+            .url
+            .expose_secret()
+            .to_string(),
+    };
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .context("cannot connect to PostgreSQL (set --database-url or PAYSYS__DATABASE__URL)")
+}
+
+fn print(cli: &Cli, v: &Value, human: impl FnOnce(&Value)) {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else {
+        human(v)
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.cmd {
+        Cmd::Merchant(MerchantCmd::Add(m)) => {
+            valid_id("--id", &m.id);
+            if m.secret.len() < 8 {
+                fail_usage("--secret must be at least 8 characters".into());
+            }
+            match url::Url::parse(&m.notify_url) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => fail_usage("--notify-url must be an http(s) URL".into()),
+            }
+            if !m.notify_secret.starts_with("whsec_") || paysys_platform::signing::decode_whsec(&m.notify_secret).is_err() {
+                fail_usage("--notify-secret must be whsec_ followed by base64".into());
+            }
+            let pool = pool(cli).await?;
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO edge.merchants (id, secret) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()")
+                .bind(&m.id)
+                .bind(&m.secret)
+                .execute(&mut *tx)
+                .await
+                .context("writing edge.merchants (is rpc-edge migrated? run `make up`)")?;
+            sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret) VALUES ($1, $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, updated_at = now()")
+                .bind(&m.id)
+                .bind(&m.notify_url)
+                .bind(&m.notify_secret)
+                .execute(&mut *tx)
+                .await
+                .context("writing notifier.endpoints (is the notifier migrated? run `make up`)")?;
+            tx.commit().await?;
+            print(cli, &json!({"id": m.id, "notify_url": m.notify_url}), |_| println!("merchant {} saved", m.id));
+        }
+        Cmd::Merchant(MerchantCmd::List) => {
+            let pool = pool(cli).await?;
+            let rows = sqlx::query("SELECT m.id, e.url FROM edge.merchants m LEFT JOIN notifier.endpoints e ON e.merchant_id = m.id ORDER BY m.id")
+                .fetch_all(&pool)
+                .await?;
+            // Secrets are never printed.
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|r| json!({"id": r.get::<String, _>("id"), "notify_url": r.get::<Option<String>, _>("url")}))
+                .collect();
+            print(cli, &Value::Array(list.clone()), |_| {
+                for m in &list {
+                    println!("{:<12} {}", m["id"].as_str().unwrap_or(""), m["notify_url"].as_str().unwrap_or("-"));
+                }
+            });
+        }
+        Cmd::Channel(ChannelCmd::Add(c)) => {
+            valid_id("--id", &c.id);
+            valid_id("--merchant", &c.merchant);
+            if !PROVIDERS.contains(&c.provider.as_str()) {
+                fail_usage(format!("--provider must be one of {}", PROVIDERS.join(", ")));
+            }
+            if c.kind != "one_time" && c.kind != "subscription" {
+                fail_usage("--kind must be one_time or subscription".into());
+            }
+            if paysys_platform::Currency::parse(&c.currency).is_err() {
+                fail_usage(format!("--currency {:?} is not a supported ISO 4217 code", c.currency));
+            }
+            let mut config = serde_json::Map::new();
+            for kv in &c.config {
+                match kv.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => {
+                        config.insert(k.to_string(), Value::String(v.to_string()));
+                    }
+                    _ => fail_usage(format!("--config {kv:?} must be KEY=VALUE")),
+                }
+            }
+            let pool = pool(cli).await?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM edge.merchants WHERE id = $1")
+                .bind(&c.merchant)
+                .fetch_optional(&pool)
+                .await?;
+            if exists.is_none() {
+                bail!("merchant {} does not exist (paysys merchant add first)", c.merchant);
+            }
+            sqlx::query(
+                "INSERT INTO edge.channels (id, merchant_id, provider, kind, currency, config) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET merchant_id = EXCLUDED.merchant_id, provider = EXCLUDED.provider, kind = EXCLUDED.kind,
+                 currency = EXCLUDED.currency, config = EXCLUDED.config",
+            )
+            .bind(&c.id)
+            .bind(&c.merchant)
+            .bind(&c.provider)
+            .bind(&c.kind)
+            .bind(&c.currency)
+            .bind(Value::Object(config))
+            .execute(&pool)
+            .await?;
+            print(cli, &json!({"id": c.id}), |_| println!("channel {} saved", c.id));
+        }
+        Cmd::Channel(ChannelCmd::List) => {
+            let pool = pool(cli).await?;
+            let rows = sqlx::query("SELECT id, provider, kind, merchant_id, currency, config FROM edge.channels ORDER BY id")
+                .fetch_all(&pool)
+                .await?;
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.get::<String, _>("id"),
+                        "provider": r.get::<String, _>("provider"),
+                        "kind": r.get::<String, _>("kind"),
+                        "merchant_id": r.get::<String, _>("merchant_id"),
+                        "currency": r.get::<String, _>("currency").trim(),
+                        "config": r.get::<Value, _>("config"),
+                    })
+                })
+                .collect();
+            print(cli, &Value::Array(list.clone()), |_| {
+                for c in &list {
+                    println!("{:<8} {:<10} {:<13} merchant {:<8} {}", c["id"].as_str().unwrap_or(""), c["provider"].as_str().unwrap_or(""),
+                        c["kind"].as_str().unwrap_or(""), c["merchant_id"].as_str().unwrap_or(""), c["currency"].as_str().unwrap_or(""));
+                }
+            });
+        }
+        Cmd::Ledger(cmd) => {
+            let mut client = LedgerClient::connect(cli.ledger_url.clone())
+                .await
+                .with_context(|| format!("cannot reach the ledger at {}", cli.ledger_url))?;
+            match cmd {
+                LedgerCmd::Balance { merchant } => {
+                    let r = client.balance(paysys_proto::BalanceRequest { merchant_id: merchant.clone() }).await?.into_inner();
+                    let list: Vec<Value> = r
+                        .accounts
+                        .iter()
+                        .map(|a| json!({"account": a.account, "currency": a.currency, "balance": a.balance_minor}))
+                        .collect();
+                    print(cli, &json!({"merchant_id": merchant, "accounts": list}), |_| {
+                        for a in &r.accounts {
+                            println!("{:<32} {:>12} {}", a.account, a.balance_minor, a.currency);
+                        }
+                    });
+                }
+                LedgerCmd::Statement { merchant } => {
+                    let r = client.statement(paysys_proto::StatementRequest { merchant_id: merchant.clone() }).await?.into_inner();
+                    let list: Vec<Value> = r
+                        .charges
+                        .iter()
+                        .map(|c| {
+                            json!({"order_id": c.order_id, "amount": c.amount, "currency": c.currency, "kind": c.kind,
+                                   "sequence": c.sequence, "provider": c.provider, "occurred_at": c.occurred_at, "charge_id": c.charge_id})
+                        })
+                        .collect();
+                    print(cli, &Value::Array(list), |_| {
+                        for c in &r.charges {
+                            println!("{} {:<40} {:>8} {} {:<9} #{} {}", c.occurred_at, c.order_id, c.amount, c.currency, c.kind, c.sequence, c.provider);
+                        }
+                    });
+                }
+                LedgerCmd::Totals => {
+                    let r = client.totals(paysys_proto::TotalsRequest {}).await?.into_inner();
+                    let list: Vec<Value> = r
+                        .totals
+                        .iter()
+                        .map(|t| json!({"currency": t.currency, "debits": t.debits, "credits": t.credits, "balanced": t.debits == t.credits}))
+                        .collect();
+                    print(cli, &Value::Array(list), |_| {
+                        for t in &r.totals {
+                            println!("{} debits {} credits {} {}", t.currency, t.debits, t.credits, if t.debits == t.credits { "balanced" } else { "UNBALANCED" });
+                        }
+                    });
+                }
+            }
+        }
+        Cmd::Notifications(cmd) => {
+            let mut client = NotifierClient::connect(cli.notifier_url.clone())
+                .await
+                .with_context(|| format!("cannot reach the notifier at {}", cli.notifier_url))?;
+            match cmd {
+                NotificationsCmd::List { merchant, status } => {
+                    let r = client
+                        .list(paysys_proto::ListRequest {
+                            merchant_id: merchant.clone().unwrap_or_default(),
+                            status: status.clone().unwrap_or_default(),
+                        })
+                        .await?
+                        .into_inner();
+                    let list: Vec<Value> = r
+                        .deliveries
+                        .iter()
+                        .map(|d| {
+                            json!({"id": d.id, "merchant_id": d.merchant_id, "method": d.method, "order_id": d.order_id, "status": d.status,
+                                   "attempts": d.attempts, "next_attempt_at": d.next_attempt_at, "last_error": d.last_error, "created_at": d.created_at})
+                        })
+                        .collect();
+                    print(cli, &Value::Array(list), |_| {
+                        for d in &r.deliveries {
+                            println!("{} {:<8} {:<28} {:<40} {:<9} attempts {} {}", d.id, d.merchant_id, d.method, d.order_id, d.status, d.attempts, d.last_error);
+                        }
+                    });
+                }
+                NotificationsCmd::Replay { id } => {
+                    let r = client.replay(paysys_proto::ReplayRequest { id: id.clone() }).await?.into_inner();
+                    print(cli, &json!({"id": id, "scheduled": r.scheduled}), |_| println!("notification {id} scheduled for redelivery"));
+                }
+            }
+        }
+        Cmd::Sandbox(cmd) => {
+            let http = reqwest::Client::new();
+            let (path, body) = match cmd {
+                SandboxCmd::Complete { redirect_url, outcome } => ("/_sandbox/complete", json!({"redirect_url": redirect_url, "outcome": outcome})),
+                SandboxCmd::Advance { seconds } => ("/_sandbox/clock/advance", json!({"seconds": seconds})),
+            };
+            let resp = http
+                .post(format!("{}{}", cli.sandbox_url.trim_end_matches('/'), path))
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the sandbox at {}", cli.sandbox_url))?;
+            let status = resp.status();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!("sandbox answered {status}: {v}");
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
