@@ -211,10 +211,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             let pool = pool(cli).await?;
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO edge.merchants (id, secret) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()")
-                .bind(&m.id)
-                .bind(&m.secret)
-                .execute(&mut *tx)
+            rpc_edge::store::upsert_merchant(&mut *tx, &m.id, &m.secret)
                 .await
                 .context("writing edge.merchants (is rpc-edge migrated? run `make up`)")?;
             sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret) VALUES ($1, $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, updated_at = now()")
@@ -272,19 +269,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             if exists.is_none() {
                 bail!("merchant {} does not exist (paysys merchant add first)", c.merchant);
             }
-            sqlx::query(
-                "INSERT INTO edge.channels (id, merchant_id, provider, kind, currency, config) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO UPDATE SET merchant_id = EXCLUDED.merchant_id, provider = EXCLUDED.provider, kind = EXCLUDED.kind,
-                 currency = EXCLUDED.currency, config = EXCLUDED.config",
-            )
-            .bind(&c.id)
-            .bind(&c.merchant)
-            .bind(&c.provider)
-            .bind(&c.kind)
-            .bind(&c.currency)
-            .bind(Value::Object(config))
-            .execute(&pool)
-            .await?;
+            rpc_edge::store::upsert_channel(&pool, &c.id, &c.merchant, &c.provider, &c.kind, &c.currency, &config).await?;
             print(cli, &json!({"id": c.id}), |_| println!("channel {} saved", c.id));
         }
         Cmd::Channel(ChannelCmd::List) => {

@@ -183,3 +183,42 @@ pub async fn order_events(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) 
         })
         .collect())
 }
+
+/// Adds or updates a merchant (operator CLI, fixtures, tests).
+pub async fn upsert_merchant<'e>(ex: impl sqlx::PgExecutor<'e>, id: &str, secret: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO edge.merchants (id, secret) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()",
+    )
+    .bind(id)
+    .bind(secret)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// Adds or updates a channel of a merchant.
+pub async fn upsert_channel<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    id: &str,
+    merchant_id: &str,
+    provider: &str,
+    kind: &str,
+    currency: &str,
+    config: &serde_json::Map<String, Value>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO edge.channels (id, merchant_id, provider, kind, currency, config) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET merchant_id = EXCLUDED.merchant_id, provider = EXCLUDED.provider,
+         kind = EXCLUDED.kind, currency = EXCLUDED.currency, config = EXCLUDED.config",
+    )
+    .bind(id)
+    .bind(merchant_id)
+    .bind(provider)
+    .bind(kind)
+    .bind(currency)
+    .bind(sqlx::types::Json(config))
+    .execute(ex)
+    .await?;
+    Ok(())
+}
