@@ -92,7 +92,7 @@ pub async fn declare_exchanges(ch: &Channel, settings: &AmqpSettings) -> lapin::
     )
     .await?;
     let dead = settings.queue(&format!("{}.dead", settings.exchange));
-    declare_quorum(ch, &dead, None).await?;
+    declare_quorum(ch, &dead, None, settings.queue_expires_ms).await?;
     ch.queue_bind(
         dead.into(),
         dlx.into(),
@@ -103,8 +103,16 @@ pub async fn declare_exchanges(ch: &Channel, settings: &AmqpSettings) -> lapin::
     .await
 }
 
-async fn declare_quorum(ch: &Channel, name: &str, dlx: Option<&str>) -> lapin::Result<()> {
+async fn declare_quorum(
+    ch: &Channel,
+    name: &str,
+    dlx: Option<&str>,
+    expires_ms: Option<u32>,
+) -> lapin::Result<()> {
     let mut args = FieldTable::default();
+    if let Some(ms) = expires_ms {
+        args.insert("x-expires".into(), AMQPValue::LongUInt(ms));
+    }
     args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
     if let Some(dlx) = dlx {
         args.insert(
@@ -133,7 +141,13 @@ pub async fn declare_queue(
     queue: &str,
     bindings: &[String],
 ) -> lapin::Result<()> {
-    declare_quorum(ch, queue, Some(&settings.dead_letter_exchange())).await?;
+    declare_quorum(
+        ch,
+        queue,
+        Some(&settings.dead_letter_exchange()),
+        settings.queue_expires_ms,
+    )
+    .await?;
     for key in bindings {
         ch.queue_bind(
             queue.into(),

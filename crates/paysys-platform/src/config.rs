@@ -27,6 +27,9 @@ pub struct AmqpSettings {
     #[serde(default)]
     pub queue_prefix: String,
     pub prefetch: u16,
+    /// Delete a queue this long after its last consumer left (tests; unset in production).
+    #[serde(default)]
+    pub queue_expires_ms: Option<u32>,
 }
 
 impl AmqpSettings {
