@@ -1,1 +1,367 @@
+//! The whole PaySystem in one process for tests and the benchmark: every service on a free port,
+//! a fresh database, unique exchange and queue names, the seed 000 fixtures, and a fake merchant
+//! that records the notifications it receives. Nothing here touches a running `make up`.
 
+use axum::extract::{Path, State};
+use axum::routing::post;
+use paysys_platform::config::load_with;
+use paysys_platform::{testing, Shutdown};
+use paysys_proto::ledger_client::LedgerClient;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Seed 000's merchants: (merchant_id, API secret, notification secret).
+pub const MERCHANT_1: (&str, &str, &str) = ("1", "merchant-1-secret", "whsec_bWVyY2hhbnQtMS1ub3RpZnktc2VjcmV0");
+pub const MERCHANT_34801: (&str, &str, &str) =
+    ("34801", "merchant-34801-secret", "whsec_bWVyY2hhbnQtMzQ4MDEtbm90aWZ5LXNlY3JldA==");
+
+/// One notification as the merchant received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub merchant: String,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    pub json: Value,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn method(&self) -> &str {
+        self.json["method"].as_str().unwrap_or("")
+    }
+}
+
+/// A merchant's notification endpoint: records everything, answers 200.
+#[derive(Clone, Default)]
+pub struct MerchantInbox {
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl MerchantInbox {
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    pub fn of(&self, merchant: &str, method: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|r| r.merchant == merchant && r.method() == method).collect()
+    }
+
+    /// Waits until `merchant` received at least `n` notifications of `method`.
+    pub async fn wait_for(&self, merchant: &str, method: &str, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.of(merchant, method);
+            if got.len() >= n {
+                return got;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "merchant {merchant} got {} {method} notifications, wanted {n}; all: {:?}",
+                    got.len(),
+                    self.all().iter().map(|r| (r.merchant.clone(), r.method().to_string())).collect::<Vec<_>>()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn inbox_handler(
+    State(inbox): State<MerchantInbox>,
+    Path(merchant): Path<String>,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::Json<Value> {
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let id = json["id"].clone();
+    if let Ok(mut g) = inbox.received.lock() {
+        g.push(Received { merchant, headers, body: body.to_vec(), json, at: Instant::now() });
+    }
+    axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": {"status": 1}}))
+}
+
+/// Picks a free port by binding port 0 and releasing it (only for the one service whose address
+/// another must know before it starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct TestSystem {
+    pub edge_url: String,
+    pub sandbox_url: String,
+    pub ledger_url: String,
+    pub notifier_url: String,
+    pub inbox: MerchantInbox,
+    pub http: reqwest::Client,
+    pub edge_pool: sqlx::PgPool,
+    pub database_url: String,
+    pub prefix: String,
+    pub shutdown: Shutdown,
+    /// Shutdown of the notifier alone (to kill and restart it).
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+type Overrides = Vec<(String, config::Value)>;
+
+fn settings<T: serde::de::DeserializeOwned>(o: &Overrides) -> T {
+    load_with(|mut b| {
+        for (k, v) in o {
+            b = b.set_override(k.as_str(), v.clone()).expect("override");
+        }
+        b
+    })
+    .expect("test settings")
+}
+
+fn spawn<F>(name: &'static str, fut: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = fut.await {
+            eprintln!("{name} stopped with an error: {e:#}");
+        }
+    })
+}
+
+/// Starts every service, loads the seed 000 fixtures pointing at the test merchant inbox.
+pub async fn spawn_system() -> TestSystem {
+    spawn_system_with(Vec::new()).await
+}
+
+/// As [`spawn_system`], with extra configuration overrides (e.g. pool sizes for the benchmark).
+pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSystem {
+    let db = testing::fresh_database().await.expect("fresh database");
+    let database_url = db.expose_secret().to_string();
+    let prefix = testing::unique_prefix();
+    let inbox = MerchantInbox::default();
+    let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind inbox");
+    let inbox_port = inbox_listener.local_addr().expect("addr").port();
+    let inbox_router = axum::Router::new()
+        .route("/{merchant}/notifications", post(inbox_handler))
+        .with_state(inbox.clone());
+    let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    {
+        let s = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(inbox_listener, inbox_router).with_graceful_shutdown(async move { s.wait().await }).await;
+        }));
+    }
+    let sandbox_port = free_port();
+    let mut o: Overrides = vec![
+        ("database.url".into(), database_url.clone().into()),
+        ("database.max_connections".into(), 5i64.into()),
+        ("amqp.url".into(), testing::amqp_url().into()),
+        ("amqp.exchange".into(), format!("{prefix}events").into()),
+        ("amqp.queue_prefix".into(), prefix.clone().into()),
+        ("amqp.queue_expires_ms".into(), 120_000i64.into()),
+        ("telemetry.level".into(), std::env::var("PAYSYS_TEST_LOG").unwrap_or_else(|_| "warn".into()).into()),
+        ("telemetry.log_format".into(), "pretty".into()),
+        ("edge.listen".into(), "127.0.0.1:0".into()),
+        ("mobiltek.listen".into(), "127.0.0.1:0".into()),
+        ("mobiltek.base_url".into(), format!("http://127.0.0.1:{sandbox_port}/mobiltek").into()),
+        ("notifier.listen".into(), "127.0.0.1:0".into()),
+        ("notifier.schedule_secs".into(), vec![0i64, 1, 1, 1].into()),
+        ("ledger.listen".into(), "127.0.0.1:0".into()),
+        ("sandbox.listen".into(), format!("127.0.0.1:{sandbox_port}").into()),
+        ("sandbox.public_url".into(), format!("http://127.0.0.1:{sandbox_port}").into()),
+    ];
+    o.extend(extra);
+    paysys_platform::telemetry::init("paysys-tests", &settings::<TelemetryOnly>(&o).telemetry);
+
+    let ledger = ledger::Application::build(settings(&o), shutdown.clone()).await.expect("ledger");
+    let ledger_url = format!("http://127.0.0.1:{}", ledger.port());
+    tasks.push(spawn("ledger", ledger.run_until_stopped()));
+    let notifier = notifier::Application::build(settings(&o), shutdown.clone()).await.expect("notifier");
+    let notifier_url = format!("http://127.0.0.1:{}", notifier.port());
+    tasks.push(spawn("notifier", notifier.run_until_stopped()));
+    let mobiltek = provider_mobiltek::Application::build(settings(&o), shutdown.clone()).await.expect("mobiltek");
+    let mobiltek_port = mobiltek.port();
+    tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
+    o.push(("sandbox.mobiltek_notify_url".into(), format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into()));
+    let sandbox = provider_sandbox::Application::build(settings(&o), shutdown.clone()).await.expect("sandbox");
+    let sandbox_url = format!("http://127.0.0.1:{}", sandbox.port());
+    tasks.push(spawn("provider-sandbox", sandbox.run_until_stopped()));
+    o.push(("edge.providers.mobiltek".into(), format!("http://127.0.0.1:{mobiltek_port}").into()));
+    let edge = rpc_edge::Application::build(settings(&o), shutdown.clone()).await.expect("edge");
+    let edge_url = format!("http://127.0.0.1:{}/", edge.port());
+    let edge_pool = edge.pool();
+    tasks.push(spawn("rpc-edge", edge.run_until_stopped()));
+
+    let notifier_pool = paysys_platform::db::connect(
+        &settings::<DbOnly>(&o).database,
+        "notifier",
+    )
+    .await
+    .expect("notifier pool");
+    let inbox_url = |m: &str| format!("http://127.0.0.1:{inbox_port}/{m}/notifications");
+    for (id, secret, whsec) in [MERCHANT_1, MERCHANT_34801] {
+        rpc_edge::store::upsert_merchant(&edge_pool, id, secret).await.expect("merchant");
+        notifier::upsert_endpoint(&notifier_pool, id, &inbox_url(id), whsec).await.expect("endpoint");
+    }
+    let cfg = |sid: &str| {
+        let mut m = serde_json::Map::new();
+        m.insert("service_id".into(), json!(sid));
+        m
+    };
+    rpc_edge::store::upsert_channel(&edge_pool, "18912", "1", "mobiltek", "one_time", "PLN", &cfg("30576")).await.expect("channel");
+    rpc_edge::store::upsert_channel(&edge_pool, "18913", "34801", "mobiltek", "subscription", "PLN", &cfg("30576")).await.expect("channel");
+    rpc_edge::store::upsert_channel(&edge_pool, "9041", "34801", "teleaudio", "subscription", "PLN", &serde_json::Map::new()).await.expect("channel");
+
+    let sys = TestSystem {
+        edge_url,
+        sandbox_url,
+        ledger_url,
+        notifier_url,
+        inbox,
+        http: reqwest::Client::new(),
+        edge_pool,
+        database_url,
+        prefix,
+        shutdown,
+        tasks,
+    };
+    sys.wait_ready().await;
+    sys
+}
+
+#[derive(serde::Deserialize)]
+struct TelemetryOnly {
+    telemetry: paysys_platform::config::TelemetrySettings,
+}
+#[derive(serde::Deserialize)]
+struct DbOnly {
+    database: paysys_platform::config::DatabaseSettings,
+}
+
+impl TestSystem {
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for url in [&self.edge_url, &format!("{}/", self.sandbox_url)] {
+            loop {
+                let ok = self.http.get(format!("{url}readyz")).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+                if ok {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{url} not ready");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// POSTs a raw body to the edge; returns HTTP status and the parsed JSON (None if empty).
+    pub async fn post_raw(&self, body: &str, content_type: &str) -> (u16, Option<Value>) {
+        let r = self
+            .http
+            .post(&self.edge_url)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("edge reachable");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (status, if text.is_empty() { None } else { Some(serde_json::from_str(&text).expect("edge answers JSON")) })
+    }
+
+    /// One JSON-RPC call; returns the whole response object.
+    pub async fn rpc(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": "t", "method": method, "params": params}).to_string();
+        self.post_raw(&body, "application/json").await.1.expect("a response")
+    }
+
+    pub async fn sandbox(&self, path: &str, body: Value) -> Value {
+        let r = self.http.post(format!("{}{}", self.sandbox_url, path)).json(&body).send().await.expect("sandbox reachable");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "sandbox {path} answered {status}: {v}");
+        v
+    }
+
+    pub async fn complete(&self, redirect_url: &str, outcome: &str) -> Value {
+        self.sandbox("/_sandbox/complete", json!({"redirect_url": redirect_url, "outcome": outcome})).await
+    }
+
+    pub async fn advance(&self, seconds: u64) -> Value {
+        self.sandbox("/_sandbox/clock/advance", json!({"seconds": seconds})).await
+    }
+
+    pub async fn ledger(&self) -> LedgerClient<tonic::transport::Channel> {
+        LedgerClient::connect(self.ledger_url.clone()).await.expect("ledger reachable")
+    }
+
+    /// The merchant's posted charges, waiting until there are `n`.
+    pub async fn statement(&self, merchant: &str, n: usize) -> Vec<paysys_proto::Charge> {
+        let mut client = self.ledger().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let charges = client
+                .statement(paysys_proto::StatementRequest { merchant_id: merchant.into() })
+                .await
+                .expect("statement")
+                .into_inner()
+                .charges;
+            if charges.len() >= n || Instant::now() > deadline {
+                return charges;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Debits equal credits in every currency.
+    pub async fn assert_ledger_balanced(&self) {
+        let totals = self.ledger().await.totals(paysys_proto::TotalsRequest {}).await.expect("totals").into_inner().totals;
+        for t in totals {
+            assert_eq!(t.debits, t.credits, "ledger unbalanced in {}", t.currency);
+        }
+    }
+
+    pub async fn order_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&self.edge_pool).await.expect("count")
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// Seed 000's `set_transaction_sync` params, verbatim, with the merchant's secret added.
+pub fn seed_000_one_time(trans_ext_id: &str) -> Value {
+    json!({
+        "trans_ext_id": trans_ext_id, "seller_id": "34801", "merchant_id": "1", "user_agreements": "2", "invoice_series_id": "1",
+        "payment": { "channel_id": "18912", "currency": "PLN" },
+        "articles": [ { "prod_id": "55555", "sap_index": "45000437", "vat_rate": "23", "name": "test product", "quantity": "1", "price": "10" } ],
+        "customer": { "ext_id": "1234qwera", "company": "test", "firstname": "tester", "lastname": "testowski", "email": "tomek@test.pl",
+            "street": "piękna", "city": "krk", "phone": "48501123123", "postcode": "31-620", "country": "PL" },
+        "client_ip": "127.0.0.1", "test": "False", "next_url": "http://onet.pl",
+        "secret": MERCHANT_1.1
+    })
+}
+
+/// Seed 000's `set_subscription` params, verbatim, with the merchant's secret added.
+pub fn seed_000_subscription(trans_ext_id: &str) -> Value {
+    json!({
+        "trans_ext_id": trans_ext_id, "merchant_id": "34801", "invoice_required": false,
+        "payment": { "channel_id": "18913", "currency": "PLN" },
+        "articles": [ { "prod_id": "55555", "sap_index": "45000437", "vat_rate": "23", "name": "test product", "quantity": "1", "price": "10" } ],
+        "customer": { "ext_id": "1234qwera", "company": "test", "firstname": "testersu", "lastname": "testowski", "email": "tomek_sync@test.pl",
+            "street": "piękniejsza", "city": "KRK", "phone": "48501123123", "postcode": "31-620", "country": "PL" },
+        "client_ip": "127.0.0.1", "test": "False", "next_url": "http://onet.pl",
+        "secret": MERCHANT_34801.1
+    })
+}
+
+/// Verifies a notification with the official Standard Webhooks library.
+pub fn verify_standard_webhooks(r: &Received, whsec: &str) {
+    let wh = standardwebhooks::Webhook::new(whsec).expect("whsec secret");
+    wh.verify(&r.body, &r.headers).expect("webhook signature verifies");
+}
