@@ -18,13 +18,28 @@ struct Cli {
     #[arg(long, global = true)]
     database_url: Option<String>,
     /// Ledger gRPC URL.
-    #[arg(long, global = true, env = "PAYSYS_LEDGER_URL", default_value = "http://127.0.0.1:8111")]
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSYS_LEDGER_URL",
+        default_value = "http://127.0.0.1:8111"
+    )]
     ledger_url: String,
     /// Notifier gRPC URL.
-    #[arg(long, global = true, env = "PAYSYS_NOTIFIER_URL", default_value = "http://127.0.0.1:8110")]
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSYS_NOTIFIER_URL",
+        default_value = "http://127.0.0.1:8110"
+    )]
     notifier_url: String,
     /// Provider sandbox URL.
-    #[arg(long, global = true, env = "PAYSYS_SANDBOX_URL", default_value = "http://127.0.0.1:9090")]
+    #[arg(
+        long,
+        global = true,
+        env = "PAYSYS_SANDBOX_URL",
+        default_value = "http://127.0.0.1:9090"
+    )]
     sandbox_url: String,
     /// Print JSON.
     #[arg(long, global = true)]
@@ -155,8 +170,15 @@ fn fail_usage(msg: String) -> ! {
 }
 
 fn valid_id(field: &str, v: &str) {
-    if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
-        fail_usage(format!("{field} must be 1-64 characters of letters, digits, _ - ."));
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        fail_usage(format!(
+            "{field} must be 1-64 characters of letters, digits, _ - ."
+        ));
     }
 }
 
@@ -206,7 +228,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
                 _ => fail_usage("--notify-url must be an http(s) URL".into()),
             }
-            if !m.notify_secret.starts_with("whsec_") || paysys_platform::signing::decode_whsec(&m.notify_secret).is_err() {
+            if !m.notify_secret.starts_with("whsec_")
+                || paysys_platform::signing::decode_whsec(&m.notify_secret).is_err()
+            {
                 fail_usage("--notify-secret must be whsec_ followed by base64".into());
             }
             let pool = pool(cli).await?;
@@ -222,7 +246,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .await
                 .context("writing notifier.endpoints (is the notifier migrated? run `make up`)")?;
             tx.commit().await?;
-            print(cli, &json!({"id": m.id, "notify_url": m.notify_url}), |_| println!("merchant {} saved", m.id));
+            print(
+                cli,
+                &json!({"id": m.id, "notify_url": m.notify_url}),
+                |_| println!("merchant {} saved", m.id),
+            );
         }
         Cmd::Merchant(MerchantCmd::List) => {
             let pool = pool(cli).await?;
@@ -236,7 +264,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .collect();
             print(cli, &Value::Array(list.clone()), |_| {
                 for m in &list {
-                    println!("{:<12} {}", m["id"].as_str().unwrap_or(""), m["notify_url"].as_str().unwrap_or("-"));
+                    println!(
+                        "{:<12} {}",
+                        m["id"].as_str().unwrap_or(""),
+                        m["notify_url"].as_str().unwrap_or("-")
+                    );
                 }
             });
         }
@@ -244,13 +276,19 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             valid_id("--id", &c.id);
             valid_id("--merchant", &c.merchant);
             if !PROVIDERS.contains(&c.provider.as_str()) {
-                fail_usage(format!("--provider must be one of {}", PROVIDERS.join(", ")));
+                fail_usage(format!(
+                    "--provider must be one of {}",
+                    PROVIDERS.join(", ")
+                ));
             }
             if c.kind != "one_time" && c.kind != "subscription" {
                 fail_usage("--kind must be one_time or subscription".into());
             }
             if paysys_platform::Currency::parse(&c.currency).is_err() {
-                fail_usage(format!("--currency {:?} is not a supported ISO 4217 code", c.currency));
+                fail_usage(format!(
+                    "--currency {:?} is not a supported ISO 4217 code",
+                    c.currency
+                ));
             }
             let mut config = serde_json::Map::new();
             for kv in &c.config {
@@ -262,15 +300,30 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 }
             }
             let pool = pool(cli).await?;
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM edge.merchants WHERE id = $1")
-                .bind(&c.merchant)
-                .fetch_optional(&pool)
-                .await?;
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM edge.merchants WHERE id = $1")
+                    .bind(&c.merchant)
+                    .fetch_optional(&pool)
+                    .await?;
             if exists.is_none() {
-                bail!("merchant {} does not exist (paysys merchant add first)", c.merchant);
+                bail!(
+                    "merchant {} does not exist (paysys merchant add first)",
+                    c.merchant
+                );
             }
-            rpc_edge::store::upsert_channel(&pool, &c.id, &c.merchant, &c.provider, &c.kind, &c.currency, &config).await?;
-            print(cli, &json!({"id": c.id}), |_| println!("channel {} saved", c.id));
+            rpc_edge::store::upsert_channel(
+                &pool,
+                &c.id,
+                &c.merchant,
+                &c.provider,
+                &c.kind,
+                &c.currency,
+                &config,
+            )
+            .await?;
+            print(cli, &json!({"id": c.id}), |_| {
+                println!("channel {} saved", c.id)
+            });
         }
         Cmd::Channel(ChannelCmd::List) => {
             let pool = pool(cli).await?;
@@ -292,8 +345,14 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .collect();
             print(cli, &Value::Array(list.clone()), |_| {
                 for c in &list {
-                    println!("{:<8} {:<10} {:<13} merchant {:<8} {}", c["id"].as_str().unwrap_or(""), c["provider"].as_str().unwrap_or(""),
-                        c["kind"].as_str().unwrap_or(""), c["merchant_id"].as_str().unwrap_or(""), c["currency"].as_str().unwrap_or(""));
+                    println!(
+                        "{:<8} {:<10} {:<13} merchant {:<8} {}",
+                        c["id"].as_str().unwrap_or(""),
+                        c["provider"].as_str().unwrap_or(""),
+                        c["kind"].as_str().unwrap_or(""),
+                        c["merchant_id"].as_str().unwrap_or(""),
+                        c["currency"].as_str().unwrap_or("")
+                    );
                 }
             });
         }
@@ -303,20 +362,37 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot reach the ledger at {}", cli.ledger_url))?;
             match cmd {
                 LedgerCmd::Balance { merchant } => {
-                    let r = client.balance(paysys_proto::BalanceRequest { merchant_id: merchant.clone() }).await?.into_inner();
+                    let r = client
+                        .balance(paysys_proto::BalanceRequest {
+                            merchant_id: merchant.clone(),
+                        })
+                        .await?
+                        .into_inner();
                     let list: Vec<Value> = r
                         .accounts
                         .iter()
                         .map(|a| json!({"account": a.account, "currency": a.currency, "balance": a.balance_minor}))
                         .collect();
-                    print(cli, &json!({"merchant_id": merchant, "accounts": list}), |_| {
-                        for a in &r.accounts {
-                            println!("{:<32} {:>12} {}", a.account, a.balance_minor, a.currency);
-                        }
-                    });
+                    print(
+                        cli,
+                        &json!({"merchant_id": merchant, "accounts": list}),
+                        |_| {
+                            for a in &r.accounts {
+                                println!(
+                                    "{:<32} {:>12} {}",
+                                    a.account, a.balance_minor, a.currency
+                                );
+                            }
+                        },
+                    );
                 }
                 LedgerCmd::Statement { merchant } => {
-                    let r = client.statement(paysys_proto::StatementRequest { merchant_id: merchant.clone() }).await?.into_inner();
+                    let r = client
+                        .statement(paysys_proto::StatementRequest {
+                            merchant_id: merchant.clone(),
+                        })
+                        .await?
+                        .into_inner();
                     let list: Vec<Value> = r
                         .charges
                         .iter()
@@ -327,12 +403,24 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         .collect();
                     print(cli, &Value::Array(list), |_| {
                         for c in &r.charges {
-                            println!("{} {:<40} {:>8} {} {:<9} #{} {}", c.occurred_at, c.order_id, c.amount, c.currency, c.kind, c.sequence, c.provider);
+                            println!(
+                                "{} {:<40} {:>8} {} {:<9} #{} {}",
+                                c.occurred_at,
+                                c.order_id,
+                                c.amount,
+                                c.currency,
+                                c.kind,
+                                c.sequence,
+                                c.provider
+                            );
                         }
                     });
                 }
                 LedgerCmd::Totals => {
-                    let r = client.totals(paysys_proto::TotalsRequest {}).await?.into_inner();
+                    let r = client
+                        .totals(paysys_proto::TotalsRequest {})
+                        .await?
+                        .into_inner();
                     let list: Vec<Value> = r
                         .totals
                         .iter()
@@ -340,7 +428,17 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         .collect();
                     print(cli, &Value::Array(list), |_| {
                         for t in &r.totals {
-                            println!("{} debits {} credits {} {}", t.currency, t.debits, t.credits, if t.debits == t.credits { "balanced" } else { "UNBALANCED" });
+                            println!(
+                                "{} debits {} credits {} {}",
+                                t.currency,
+                                t.debits,
+                                t.credits,
+                                if t.debits == t.credits {
+                                    "balanced"
+                                } else {
+                                    "UNBALANCED"
+                                }
+                            );
                         }
                     });
                 }
@@ -369,21 +467,43 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         .collect();
                     print(cli, &Value::Array(list), |_| {
                         for d in &r.deliveries {
-                            println!("{} {:<8} {:<28} {:<40} {:<9} attempts {} {}", d.id, d.merchant_id, d.method, d.order_id, d.status, d.attempts, d.last_error);
+                            println!(
+                                "{} {:<8} {:<28} {:<40} {:<9} attempts {} {}",
+                                d.id,
+                                d.merchant_id,
+                                d.method,
+                                d.order_id,
+                                d.status,
+                                d.attempts,
+                                d.last_error
+                            );
                         }
                     });
                 }
                 NotificationsCmd::Replay { id } => {
-                    let r = client.replay(paysys_proto::ReplayRequest { id: id.clone() }).await?.into_inner();
-                    print(cli, &json!({"id": id, "scheduled": r.scheduled}), |_| println!("notification {id} scheduled for redelivery"));
+                    let r = client
+                        .replay(paysys_proto::ReplayRequest { id: id.clone() })
+                        .await?
+                        .into_inner();
+                    print(cli, &json!({"id": id, "scheduled": r.scheduled}), |_| {
+                        println!("notification {id} scheduled for redelivery")
+                    });
                 }
             }
         }
         Cmd::Sandbox(cmd) => {
             let http = reqwest::Client::new();
             let (path, body) = match cmd {
-                SandboxCmd::Complete { redirect_url, outcome } => ("/_sandbox/complete", json!({"redirect_url": redirect_url, "outcome": outcome})),
-                SandboxCmd::Advance { seconds } => ("/_sandbox/clock/advance", json!({"seconds": seconds})),
+                SandboxCmd::Complete {
+                    redirect_url,
+                    outcome,
+                } => (
+                    "/_sandbox/complete",
+                    json!({"redirect_url": redirect_url, "outcome": outcome}),
+                ),
+                SandboxCmd::Advance { seconds } => {
+                    ("/_sandbox/clock/advance", json!({"seconds": seconds}))
+                }
             };
             let resp = http
                 .post(format!("{}{}", cli.sandbox_url.trim_end_matches('/'), path))

@@ -14,8 +14,8 @@ use lapin::options::{
     BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
-use lapin::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::Confirmation;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
@@ -44,7 +44,8 @@ pub enum HandleError {
     Transient(anyhow::Error),
 }
 
-pub type Handler = Arc<dyn Fn(Message) -> BoxFuture<'static, Result<(), HandleError>> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Message) -> BoxFuture<'static, Result<(), HandleError>> + Send + Sync>;
 
 /// Connects, retrying with capped exponential backoff until connected or shut down.
 pub async fn connect(settings: &AmqpSettings, shutdown: &Shutdown) -> Option<Connection> {
@@ -113,7 +114,10 @@ async fn declare_quorum(
     if let Some(ms) = expires_ms {
         args.insert("x-expires".into(), AMQPValue::LongUInt(ms));
     }
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     if let Some(dlx) = dlx {
         args.insert(
             "x-dead-letter-exchange".into(),
@@ -249,7 +253,10 @@ impl Publisher {
                 Some(confirm) => match confirm.await {
                     Ok(Confirmation::Ack(None)) => true,
                     Ok(Confirmation::Ack(Some(_))) => {
-                        tracing::warn!(routing_key = batch[i].routing_key, "unroutable message returned; will retry");
+                        tracing::warn!(
+                            routing_key = batch[i].routing_key,
+                            "unroutable message returned; will retry"
+                        );
                         false
                     }
                     Ok(other) => {

@@ -32,9 +32,7 @@ pub async fn connect(settings: &DatabaseSettings, schema: &str) -> anyhow::Resul
 }
 
 /// Two services starting at once may race on `CREATE SCHEMA IF NOT EXISTS`.
-fn ignore_concurrent_create(
-    e: sqlx::Error,
-) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+fn ignore_concurrent_create(e: sqlx::Error) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
     match &e {
         sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => Ok(Default::default()),
         _ => Err(e),

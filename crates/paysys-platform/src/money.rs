@@ -129,7 +129,11 @@ impl Money {
         let mut minor: i64 = int.parse().map_err(|_| format!("{s:?} is too large"))?;
         let mut frac_val: i64 = 0;
         for i in 0..exp {
-            let d = frac.as_bytes().get(i).map(|b| (b - b'0') as i64).unwrap_or(0);
+            let d = frac
+                .as_bytes()
+                .get(i)
+                .map(|b| (b - b'0') as i64)
+                .unwrap_or(0);
             frac_val = frac_val * 10 + d;
         }
         minor = minor
@@ -167,8 +171,14 @@ mod tests {
     fn decimal_round_trip_is_exact() {
         for minor in [0i64, 1, 9, 10, 99, 100, 101, 123456789, i64::MAX / 1000] {
             let m = Money::new(minor, pln());
-            assert_eq!(Money::parse_decimal(&m.to_decimal_fixed(), pln()).unwrap(), m);
-            assert_eq!(Money::parse_decimal(&m.to_decimal_trimmed(), pln()).unwrap(), m);
+            assert_eq!(
+                Money::parse_decimal(&m.to_decimal_fixed(), pln()).unwrap(),
+                m
+            );
+            assert_eq!(
+                Money::parse_decimal(&m.to_decimal_trimmed(), pln()).unwrap(),
+                m
+            );
         }
     }
 

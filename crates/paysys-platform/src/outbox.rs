@@ -64,7 +64,10 @@ pub async fn enqueue(
 }
 
 /// Records `message_id` as consumed; false when it was already (a redelivery: skip the effect).
-pub async fn claim(tx: &mut Transaction<'_, Postgres>, message_id: uuid::Uuid) -> sqlx::Result<bool> {
+pub async fn claim(
+    tx: &mut Transaction<'_, Postgres>,
+    message_id: uuid::Uuid,
+) -> sqlx::Result<bool> {
     let r = sqlx::query("INSERT INTO inbox (message_id) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(message_id)
         .execute(&mut **tx)
@@ -73,7 +76,12 @@ pub async fn claim(tx: &mut Transaction<'_, Postgres>, message_id: uuid::Uuid) -
 }
 
 /// Relays the outbox to RabbitMQ until shutdown.
-pub async fn relay(pool: PgPool, publisher: Arc<Publisher>, signal: OutboxSignal, shutdown: Shutdown) {
+pub async fn relay(
+    pool: PgPool,
+    publisher: Arc<Publisher>,
+    signal: OutboxSignal,
+    shutdown: Shutdown,
+) {
     loop {
         if shutdown.is_triggered() {
             return;

@@ -86,7 +86,11 @@ async fn observe(req: Request, next: Next) -> Response {
 }
 
 /// Serves until shutdown, then drains in-flight requests.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await?;

@@ -23,9 +23,23 @@ fn amqp(prefix: &str) -> AmqpSettings {
 
 async fn pool() -> sqlx::PgPool {
     let url = testing::fresh_database().await.expect("database");
-    let p = db::connect(&DatabaseSettings { url, max_connections: 4 }, "svc").await.expect("pool");
-    sqlx::raw_sql(outbox::MESSAGING_SQL).execute(&p).await.expect("messaging tables");
-    sqlx::raw_sql("CREATE TABLE effects (id UUID PRIMARY KEY)").execute(&p).await.expect("effects");
+    let p = db::connect(
+        &DatabaseSettings {
+            url,
+            max_connections: 4,
+        },
+        "svc",
+    )
+    .await
+    .expect("pool");
+    sqlx::raw_sql(outbox::MESSAGING_SQL)
+        .execute(&p)
+        .await
+        .expect("messaging tables");
+    sqlx::raw_sql("CREATE TABLE effects (id UUID PRIMARY KEY)")
+        .execute(&p)
+        .await
+        .expect("effects");
     p
 }
 
@@ -37,9 +51,17 @@ async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-async fn enqueue(pool: &sqlx::PgPool, settings: &AmqpSettings, key: &str, id: uuid::Uuid, commit: bool) {
+async fn enqueue(
+    pool: &sqlx::PgPool,
+    settings: &AmqpSettings,
+    key: &str,
+    id: uuid::Uuid,
+    commit: bool,
+) {
     let mut tx = pool.begin().await.unwrap();
-    outbox::enqueue(&mut tx, &settings.exchange, key, id, id.as_bytes()).await.unwrap();
+    outbox::enqueue(&mut tx, &settings.exchange, key, id, id.as_bytes())
+        .await
+        .unwrap();
     if commit {
         tx.commit().await.unwrap();
     } else {
@@ -54,15 +76,27 @@ async fn outbox_to_idempotent_consumer_with_dead_letters() {
     let pool = pool().await;
     let shutdown = Shutdown::new();
     let signal = OutboxSignal::default();
-    let publisher = Arc::new(broker::Publisher::new(settings.clone(), vec![], shutdown.clone()));
-    tokio::spawn(outbox::relay(pool.clone(), publisher, signal.clone(), shutdown.clone()));
+    let publisher = Arc::new(broker::Publisher::new(
+        settings.clone(),
+        vec![],
+        shutdown.clone(),
+    ));
+    tokio::spawn(outbox::relay(
+        pool.clone(),
+        publisher,
+        signal.clone(),
+        shutdown.clone(),
+    ));
 
     // Before any queue is bound the event is unroutable: it must stay in the outbox.
     let early = uuid::Uuid::now_v7();
     enqueue(&pool, &settings, "thing.happened", early, true).await;
     signal.notify();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&pool).await.unwrap();
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(waiting, 1, "an unroutable event must wait in the outbox");
 
     // A consumer whose effect and inbox claim share one transaction; "poison" payloads fail.
@@ -74,18 +108,37 @@ async fn outbox_to_idempotent_consumer_with_dead_letters() {
             if m.payload == b"poison" {
                 return Err(HandleError::Poison(anyhow::anyhow!("cannot decode")));
             }
-            let id = m.message_id.ok_or_else(|| HandleError::Poison(anyhow::anyhow!("no id")))?;
-            let mut tx = pool.begin().await.map_err(|e| HandleError::Transient(e.into()))?;
-            if outbox::claim(&mut tx, id).await.map_err(|e| HandleError::Transient(e.into()))? {
-                sqlx::query("INSERT INTO effects (id) VALUES ($1)").bind(id).execute(&mut *tx).await
+            let id = m
+                .message_id
+                .ok_or_else(|| HandleError::Poison(anyhow::anyhow!("no id")))?;
+            let mut tx = pool
+                .begin()
+                .await
+                .map_err(|e| HandleError::Transient(e.into()))?;
+            if outbox::claim(&mut tx, id)
+                .await
+                .map_err(|e| HandleError::Transient(e.into()))?
+            {
+                sqlx::query("INSERT INTO effects (id) VALUES ($1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
                     .map_err(|e| HandleError::Transient(e.into()))?;
                 seen.lock().unwrap().push(id);
             }
-            tx.commit().await.map_err(|e| HandleError::Transient(e.into()))?;
+            tx.commit()
+                .await
+                .map_err(|e| HandleError::Transient(e.into()))?;
             Ok(())
         })
     });
-    tokio::spawn(broker::consume(settings.clone(), settings.queue("things"), vec!["thing.*".into()], handler, shutdown.clone()));
+    tokio::spawn(broker::consume(
+        settings.clone(),
+        settings.queue("things"),
+        vec!["thing.*".into()],
+        handler,
+        shutdown.clone(),
+    ));
 
     // The early event arrives once the queue exists (relay backoff retries it).
     wait_until("the early event", || seen.lock().unwrap().contains(&early)).await;
@@ -96,7 +149,10 @@ async fn outbox_to_idempotent_consumer_with_dead_letters() {
     let real = uuid::Uuid::now_v7();
     enqueue(&pool, &settings, "thing.happened", real, true).await;
     signal.notify();
-    wait_until("the committed event", || seen.lock().unwrap().contains(&real)).await;
+    wait_until("the committed event", || {
+        seen.lock().unwrap().contains(&real)
+    })
+    .await;
 
     // The same message delivered twice (a relay crash before its delete) has one effect; a
     // poison message between them does not block the queue.
@@ -104,33 +160,62 @@ async fn outbox_to_idempotent_consumer_with_dead_letters() {
     let twice = uuid::Uuid::now_v7();
     let headers = Default::default();
     let msg = |id: uuid::Uuid, payload: &'static [u8]| broker::Outgoing {
-        exchange: &settings.exchange, routing_key: "thing.happened", message_id: id, payload, headers: &headers,
+        exchange: &settings.exchange,
+        routing_key: "thing.happened",
+        message_id: id,
+        payload,
+        headers: &headers,
     };
     let ok = publisher
-        .publish_batch(&[msg(twice, b"x"), msg(uuid::Uuid::now_v7(), b"poison"), msg(twice, b"x")])
+        .publish_batch(&[
+            msg(twice, b"x"),
+            msg(uuid::Uuid::now_v7(), b"poison"),
+            msg(twice, b"x"),
+        ])
         .await
         .unwrap();
     assert_eq!(ok, vec![true, true, true]);
     let after = uuid::Uuid::now_v7();
     publisher.publish_batch(&[msg(after, b"y")]).await.unwrap();
-    wait_until("the message after the poison one", || seen.lock().unwrap().contains(&after)).await;
-    let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects WHERE id = $1").bind(twice).fetch_one(&pool).await.unwrap();
+    wait_until("the message after the poison one", || {
+        seen.lock().unwrap().contains(&after)
+    })
+    .await;
+    let effects: i64 = sqlx::query_scalar("SELECT count(*) FROM effects WHERE id = $1")
+        .bind(twice)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(effects, 1, "a redelivered message must have one effect");
-    assert!(!seen.lock().unwrap().contains(&ghost), "a rolled-back event was published");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&pool).await.unwrap();
+    assert!(
+        !seen.lock().unwrap().contains(&ghost),
+        "a rolled-back event was published"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(left, 0);
     // The poison message sits in the dead-letter queue.
-    let conn = lapin::Connection::connect(&testing::amqp_url(), Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(&testing::amqp_url(), Default::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     let dead = settings.queue(&format!("{}.dead", settings.exchange));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = ch.basic_get(dead.clone().into(), Default::default()).await.unwrap();
+        let got = ch
+            .basic_get(dead.clone().into(), Default::default())
+            .await
+            .unwrap();
         if let Some(m) = got {
             assert_eq!(m.delivery.data, b"poison");
             break;
         }
-        assert!(Instant::now() < deadline, "poison message not dead-lettered");
+        assert!(
+            Instant::now() < deadline,
+            "poison message not dead-lettered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     shutdown.trigger();

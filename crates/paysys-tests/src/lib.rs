@@ -13,9 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Seed 000's merchants: (merchant_id, API secret, notification secret).
-pub const MERCHANT_1: (&str, &str, &str) = ("1", "merchant-1-secret", "whsec_bWVyY2hhbnQtMS1ub3RpZnktc2VjcmV0");
-pub const MERCHANT_34801: (&str, &str, &str) =
-    ("34801", "merchant-34801-secret", "whsec_bWVyY2hhbnQtMzQ4MDEtbm90aWZ5LXNlY3JldA==");
+pub const MERCHANT_1: (&str, &str, &str) = (
+    "1",
+    "merchant-1-secret",
+    "whsec_bWVyY2hhbnQtMS1ub3RpZnktc2VjcmV0",
+);
+pub const MERCHANT_34801: (&str, &str, &str) = (
+    "34801",
+    "merchant-34801-secret",
+    "whsec_bWVyY2hhbnQtMzQ4MDEtbm90aWZ5LXNlY3JldA==",
+);
 
 /// One notification as the merchant received it.
 #[derive(Debug, Clone)]
@@ -45,7 +52,10 @@ impl MerchantInbox {
     }
 
     pub fn of(&self, merchant: &str, method: &str) -> Vec<Received> {
-        self.all().into_iter().filter(|r| r.merchant == merchant && r.method() == method).collect()
+        self.all()
+            .into_iter()
+            .filter(|r| r.merchant == merchant && r.method() == method)
+            .collect()
     }
 
     /// Waits until `merchant` received at least `n` notifications of `method`.
@@ -60,7 +70,10 @@ impl MerchantInbox {
                 panic!(
                     "merchant {merchant} got {} {method} notifications, wanted {n}; all: {:?}",
                     got.len(),
-                    self.all().iter().map(|r| (r.merchant.clone(), r.method().to_string())).collect::<Vec<_>>()
+                    self.all()
+                        .iter()
+                        .map(|r| (r.merchant.clone(), r.method().to_string()))
+                        .collect::<Vec<_>>()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -77,7 +90,13 @@ async fn inbox_handler(
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let id = json["id"].clone();
     if let Ok(mut g) = inbox.received.lock() {
-        g.push(Received { merchant, headers, body: body.to_vec(), json, at: Instant::now() });
+        g.push(Received {
+            merchant,
+            headers,
+            body: body.to_vec(),
+            json,
+            at: Instant::now(),
+        });
     }
     axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": {"status": 1}}))
 }
@@ -140,7 +159,9 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     let database_url = db.expose_secret().to_string();
     let prefix = testing::unique_prefix();
     let inbox = MerchantInbox::default();
-    let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind inbox");
+    let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind inbox");
     let inbox_port = inbox_listener.local_addr().expect("addr").port();
     let inbox_router = axum::Router::new()
         .route("/{merchant}/notifications", post(inbox_handler))
@@ -150,7 +171,9 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     {
         let s = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(inbox_listener, inbox_router).with_graceful_shutdown(async move { s.wait().await }).await;
+            let _ = axum::serve(inbox_listener, inbox_router)
+                .with_graceful_shutdown(async move { s.wait().await })
+                .await;
         }));
     }
     let sandbox_port = free_port();
@@ -161,58 +184,119 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         ("amqp.exchange".into(), format!("{prefix}events").into()),
         ("amqp.queue_prefix".into(), prefix.clone().into()),
         ("amqp.queue_expires_ms".into(), 120_000i64.into()),
-        ("telemetry.level".into(), std::env::var("PAYSYS_TEST_LOG").unwrap_or_else(|_| "warn".into()).into()),
+        (
+            "telemetry.level".into(),
+            std::env::var("PAYSYS_TEST_LOG")
+                .unwrap_or_else(|_| "warn".into())
+                .into(),
+        ),
         ("telemetry.log_format".into(), "pretty".into()),
         ("edge.listen".into(), "127.0.0.1:0".into()),
         ("mobiltek.listen".into(), "127.0.0.1:0".into()),
-        ("mobiltek.base_url".into(), format!("http://127.0.0.1:{sandbox_port}/mobiltek").into()),
+        (
+            "mobiltek.base_url".into(),
+            format!("http://127.0.0.1:{sandbox_port}/mobiltek").into(),
+        ),
         ("notifier.listen".into(), "127.0.0.1:0".into()),
         ("notifier.schedule_secs".into(), vec![0i64, 1, 1, 1].into()),
         ("ledger.listen".into(), "127.0.0.1:0".into()),
-        ("sandbox.listen".into(), format!("127.0.0.1:{sandbox_port}").into()),
-        ("sandbox.public_url".into(), format!("http://127.0.0.1:{sandbox_port}").into()),
+        (
+            "sandbox.listen".into(),
+            format!("127.0.0.1:{sandbox_port}").into(),
+        ),
+        (
+            "sandbox.public_url".into(),
+            format!("http://127.0.0.1:{sandbox_port}").into(),
+        ),
     ];
     o.extend(extra);
     paysys_platform::telemetry::init("paysys-tests", &settings::<TelemetryOnly>(&o).telemetry);
 
-    let ledger = ledger::Application::build(settings(&o), shutdown.clone()).await.expect("ledger");
+    let ledger = ledger::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("ledger");
     let ledger_url = format!("http://127.0.0.1:{}", ledger.port());
     tasks.push(spawn("ledger", ledger.run_until_stopped()));
-    let notifier = notifier::Application::build(settings(&o), shutdown.clone()).await.expect("notifier");
+    let notifier = notifier::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("notifier");
     let notifier_url = format!("http://127.0.0.1:{}", notifier.port());
     tasks.push(spawn("notifier", notifier.run_until_stopped()));
-    let mobiltek = provider_mobiltek::Application::build(settings(&o), shutdown.clone()).await.expect("mobiltek");
+    let mobiltek = provider_mobiltek::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("mobiltek");
     let mobiltek_port = mobiltek.port();
     tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
-    o.push(("sandbox.mobiltek_notify_url".into(), format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into()));
-    let sandbox = provider_sandbox::Application::build(settings(&o), shutdown.clone()).await.expect("sandbox");
+    o.push((
+        "sandbox.mobiltek_notify_url".into(),
+        format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into(),
+    ));
+    let sandbox = provider_sandbox::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("sandbox");
     let sandbox_url = format!("http://127.0.0.1:{}", sandbox.port());
     tasks.push(spawn("provider-sandbox", sandbox.run_until_stopped()));
-    o.push(("edge.providers.mobiltek".into(), format!("http://127.0.0.1:{mobiltek_port}").into()));
-    let edge = rpc_edge::Application::build(settings(&o), shutdown.clone()).await.expect("edge");
+    o.push((
+        "edge.providers.mobiltek".into(),
+        format!("http://127.0.0.1:{mobiltek_port}").into(),
+    ));
+    let edge = rpc_edge::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("edge");
     let edge_url = format!("http://127.0.0.1:{}/", edge.port());
     let edge_pool = edge.pool();
     tasks.push(spawn("rpc-edge", edge.run_until_stopped()));
 
-    let notifier_pool = paysys_platform::db::connect(
-        &settings::<DbOnly>(&o).database,
-        "notifier",
-    )
-    .await
-    .expect("notifier pool");
+    let notifier_pool = paysys_platform::db::connect(&settings::<DbOnly>(&o).database, "notifier")
+        .await
+        .expect("notifier pool");
     let inbox_url = |m: &str| format!("http://127.0.0.1:{inbox_port}/{m}/notifications");
     for (id, secret, whsec) in [MERCHANT_1, MERCHANT_34801] {
-        rpc_edge::store::upsert_merchant(&edge_pool, id, secret).await.expect("merchant");
-        notifier::upsert_endpoint(&notifier_pool, id, &inbox_url(id), whsec).await.expect("endpoint");
+        rpc_edge::store::upsert_merchant(&edge_pool, id, secret)
+            .await
+            .expect("merchant");
+        notifier::upsert_endpoint(&notifier_pool, id, &inbox_url(id), whsec)
+            .await
+            .expect("endpoint");
     }
     let cfg = |sid: &str| {
         let mut m = serde_json::Map::new();
         m.insert("service_id".into(), json!(sid));
         m
     };
-    rpc_edge::store::upsert_channel(&edge_pool, "18912", "1", "mobiltek", "one_time", "PLN", &cfg("30576")).await.expect("channel");
-    rpc_edge::store::upsert_channel(&edge_pool, "18913", "34801", "mobiltek", "subscription", "PLN", &cfg("30576")).await.expect("channel");
-    rpc_edge::store::upsert_channel(&edge_pool, "9041", "34801", "teleaudio", "subscription", "PLN", &serde_json::Map::new()).await.expect("channel");
+    rpc_edge::store::upsert_channel(
+        &edge_pool,
+        "18912",
+        "1",
+        "mobiltek",
+        "one_time",
+        "PLN",
+        &cfg("30576"),
+    )
+    .await
+    .expect("channel");
+    rpc_edge::store::upsert_channel(
+        &edge_pool,
+        "18913",
+        "34801",
+        "mobiltek",
+        "subscription",
+        "PLN",
+        &cfg("30576"),
+    )
+    .await
+    .expect("channel");
+    rpc_edge::store::upsert_channel(
+        &edge_pool,
+        "9041",
+        "34801",
+        "teleaudio",
+        "subscription",
+        "PLN",
+        &serde_json::Map::new(),
+    )
+    .await
+    .expect("channel");
 
     let sys = TestSystem {
         edge_url,
@@ -245,7 +329,13 @@ impl TestSystem {
         let deadline = Instant::now() + Duration::from_secs(20);
         for url in [&self.edge_url, &format!("{}/", self.sandbox_url)] {
             loop {
-                let ok = self.http.get(format!("{url}readyz")).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+                let ok = self
+                    .http
+                    .get(format!("{url}readyz"))
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false);
                 if ok {
                     break;
                 }
@@ -267,17 +357,34 @@ impl TestSystem {
             .expect("edge reachable");
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
-        (status, if text.is_empty() { None } else { Some(serde_json::from_str(&text).expect("edge answers JSON")) })
+        (
+            status,
+            if text.is_empty() {
+                None
+            } else {
+                Some(serde_json::from_str(&text).expect("edge answers JSON"))
+            },
+        )
     }
 
     /// One JSON-RPC call; returns the whole response object.
     pub async fn rpc(&self, method: &str, params: Value) -> Value {
-        let body = json!({"jsonrpc": "2.0", "id": "t", "method": method, "params": params}).to_string();
-        self.post_raw(&body, "application/json").await.1.expect("a response")
+        let body =
+            json!({"jsonrpc": "2.0", "id": "t", "method": method, "params": params}).to_string();
+        self.post_raw(&body, "application/json")
+            .await
+            .1
+            .expect("a response")
     }
 
     pub async fn sandbox(&self, path: &str, body: Value) -> Value {
-        let r = self.http.post(format!("{}{}", self.sandbox_url, path)).json(&body).send().await.expect("sandbox reachable");
+        let r = self
+            .http
+            .post(format!("{}{}", self.sandbox_url, path))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox reachable");
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "sandbox {path} answered {status}: {v}");
@@ -285,15 +392,22 @@ impl TestSystem {
     }
 
     pub async fn complete(&self, redirect_url: &str, outcome: &str) -> Value {
-        self.sandbox("/_sandbox/complete", json!({"redirect_url": redirect_url, "outcome": outcome})).await
+        self.sandbox(
+            "/_sandbox/complete",
+            json!({"redirect_url": redirect_url, "outcome": outcome}),
+        )
+        .await
     }
 
     pub async fn advance(&self, seconds: u64) -> Value {
-        self.sandbox("/_sandbox/clock/advance", json!({"seconds": seconds})).await
+        self.sandbox("/_sandbox/clock/advance", json!({"seconds": seconds}))
+            .await
     }
 
     pub async fn ledger(&self) -> LedgerClient<tonic::transport::Channel> {
-        LedgerClient::connect(self.ledger_url.clone()).await.expect("ledger reachable")
+        LedgerClient::connect(self.ledger_url.clone())
+            .await
+            .expect("ledger reachable")
     }
 
     /// The merchant's posted charges, waiting until there are `n`.
@@ -302,7 +416,9 @@ impl TestSystem {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let charges = client
-                .statement(paysys_proto::StatementRequest { merchant_id: merchant.into() })
+                .statement(paysys_proto::StatementRequest {
+                    merchant_id: merchant.into(),
+                })
                 .await
                 .expect("statement")
                 .into_inner()
@@ -316,14 +432,24 @@ impl TestSystem {
 
     /// Debits equal credits in every currency.
     pub async fn assert_ledger_balanced(&self) {
-        let totals = self.ledger().await.totals(paysys_proto::TotalsRequest {}).await.expect("totals").into_inner().totals;
+        let totals = self
+            .ledger()
+            .await
+            .totals(paysys_proto::TotalsRequest {})
+            .await
+            .expect("totals")
+            .into_inner()
+            .totals;
         for t in totals {
             assert_eq!(t.debits, t.credits, "ledger unbalanced in {}", t.currency);
         }
     }
 
     pub async fn order_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&self.edge_pool).await.expect("count")
+        sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&self.edge_pool)
+            .await
+            .expect("count")
     }
 
     pub async fn stop(self) {
@@ -363,5 +489,6 @@ pub fn seed_000_subscription(trans_ext_id: &str) -> Value {
 /// Verifies a notification with the official Standard Webhooks library.
 pub fn verify_standard_webhooks(r: &Received, whsec: &str) {
     let wh = standardwebhooks::Webhook::new(whsec).expect("whsec secret");
-    wh.verify(&r.body, &r.headers).expect("webhook signature verifies");
+    wh.verify(&r.body, &r.headers)
+        .expect("webhook signature verifies");
 }

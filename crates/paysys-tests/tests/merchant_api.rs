@@ -7,7 +7,12 @@ use serde_json::{json, Value};
 
 fn error_fields(resp: &Value) -> Vec<String> {
     assert_eq!(resp["error"]["code"], -32602, "expected -32602, got {resp}");
-    resp["error"]["data"].as_object().expect("data names fields").keys().cloned().collect()
+    resp["error"]["data"]
+        .as_object()
+        .expect("data names fields")
+        .keys()
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,41 +20,86 @@ async fn json_rpc_on_the_wire() {
     let sys = spawn_system().await;
     // Both content types; any path.
     for ct in ["application/json", "application/json-rpc"] {
-        let (status, v) = sys.post_raw(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#, ct).await;
+        let (status, v) = sys
+            .post_raw(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#, ct)
+            .await;
         assert_eq!(status, 200);
         let v = v.expect("answer");
         assert_eq!(v["result"]["openrpc"], "1.2.6");
-        let names: Vec<&str> = v["result"]["methods"].as_array().unwrap().iter().filter_map(|m| m["name"].as_str()).collect();
-        for m in ["set_transaction_sync", "set_transaction", "confirm_teleaudio_payment", "set_subscription", "unsubscribe",
-                  "modify_subscription_price", "move_subscription_payment", "get_transaction_status", "get_channels_list"] {
+        let names: Vec<&str> = v["result"]["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["name"].as_str())
+            .collect();
+        for m in [
+            "set_transaction_sync",
+            "set_transaction",
+            "confirm_teleaudio_payment",
+            "set_subscription",
+            "unsubscribe",
+            "modify_subscription_price",
+            "move_subscription_payment",
+            "get_transaction_status",
+            "get_channels_list",
+        ] {
             assert!(names.contains(&m), "{m} missing from rpc.discover");
         }
     }
     // Parse error, invalid request, empty batch, notification-only batch, unknown method.
     let (_, v) = sys.post_raw("{nope", "application/json").await;
     let v = v.unwrap();
-    assert_eq!((v["error"]["code"].as_i64(), v["id"].is_null()), (Some(-32700), true));
+    assert_eq!(
+        (v["error"]["code"].as_i64(), v["id"].is_null()),
+        (Some(-32700), true)
+    );
     let (_, v) = sys.post_raw("[]", "application/json").await;
     assert_eq!(v.unwrap()["error"]["code"], -32600);
-    let (status, v) = sys.post_raw(r#"[{"jsonrpc":"2.0","method":"rpc.discover"},{"jsonrpc":"2.0","method":"x"}]"#, "application/json").await;
+    let (status, v) = sys
+        .post_raw(
+            r#"[{"jsonrpc":"2.0","method":"rpc.discover"},{"jsonrpc":"2.0","method":"x"}]"#,
+            "application/json",
+        )
+        .await;
     assert_eq!((status, v), (204, None));
-    let (_, v) = sys.post_raw(r#"{"jsonrpc":"2.0","method":"charge_everyone","id":"a"}"#, "application/json").await;
+    let (_, v) = sys
+        .post_raw(
+            r#"{"jsonrpc":"2.0","method":"charge_everyone","id":"a"}"#,
+            "application/json",
+        )
+        .await;
     assert_eq!(v.unwrap()["error"]["code"], -32601);
     // A batch mixes answers in one array.
     let (_, v) = sys
         .post_raw(r#"[{"jsonrpc":"2.0","method":"rpc.discover","id":1},{"foo":1},{"jsonrpc":"2.0","method":"nope","id":2}]"#, "application/json")
         .await;
     let arr = v.unwrap();
-    let codes: Vec<Value> = arr.as_array().unwrap().iter().map(|r| r["error"]["code"].clone()).collect();
+    let codes: Vec<Value> = arr
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"]["code"].clone())
+        .collect();
     assert_eq!(codes, vec![Value::Null, json!(-32600), json!(-32601)]);
     // Wrong content type and GET still answer JSON-RPC, never HTML.
-    let (_, v) = sys.post_raw(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#, "text/plain").await;
+    let (_, v) = sys
+        .post_raw(
+            r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#,
+            "text/plain",
+        )
+        .await;
     assert_eq!(v.unwrap()["error"]["code"], -32600);
     let r = sys.http.get(&sys.edge_url).send().await.unwrap();
     let v: Value = r.json().await.expect("JSON on GET");
     assert_eq!(v["error"]["code"], -32600);
-    let r = sys.http.post(format!("{}some/other/path", sys.edge_url)).header("content-type", "application/json")
-        .body(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#).send().await.unwrap();
+    let r = sys
+        .http
+        .post(format!("{}some/other/path", sys.edge_url))
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#)
+        .send()
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["result"]["openrpc"], "1.2.6");
     sys.stop().await;
@@ -61,56 +111,118 @@ async fn merchants_authenticate_and_never_see_each_other() {
     // Wrong secret, unknown merchant, no credentials: the same -32001.
     let mut p = seed_000_one_time("auth-1");
     p["secret"] = json!("wrong");
-    assert_eq!(sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"], -32001);
+    assert_eq!(
+        sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"],
+        -32001
+    );
     p["merchant_id"] = json!("999");
-    assert_eq!(sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"], -32001);
+    assert_eq!(
+        sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"],
+        -32001
+    );
     let mut p = seed_000_one_time("auth-1");
     p.as_object_mut().unwrap().remove("secret");
-    assert_eq!(sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"], -32001);
+    assert_eq!(
+        sys.rpc("set_transaction_sync", p.clone()).await["error"]["code"],
+        -32001
+    );
     assert_eq!(sys.order_count().await, 0);
 
     // The HMAC header instead of the secret parameter.
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "set_transaction_sync", "params": p}).to_string();
-    let sig = rpc_edge::auth::sign_body(MERCHANT_1.1, chrono::Utc::now().timestamp(), body.as_bytes());
-    let r = sys.http.post(&sys.edge_url).header("content-type", "application/json").header("x-paysys-signature", &sig)
-        .body(body.clone()).send().await.unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "set_transaction_sync", "params": p})
+        .to_string();
+    let sig = rpc_edge::auth::sign_body(
+        MERCHANT_1.1,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let r = sys
+        .http
+        .post(&sys.edge_url)
+        .header("content-type", "application/json")
+        .header("x-paysys-signature", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["result"]["status"], "1", "{v}");
     // The same signature over another body is refused.
     let tampered = body.replace("\"price\":\"10\"", "\"price\":\"1\"");
-    let r = sys.http.post(&sys.edge_url).header("content-type", "application/json").header("x-paysys-signature", &sig)
-        .body(tampered).send().await.unwrap();
+    let r = sys
+        .http
+        .post(&sys.edge_url)
+        .header("content-type", "application/json")
+        .header("x-paysys-signature", &sig)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], -32001);
 
     // Merchant 34801 cannot read, cancel or use merchant 1's order or channel.
-    let st = sys.rpc("get_transaction_status", json!({"merchant_id": "34801", "secret": MERCHANT_34801.1, "trans_ext_id": "auth-1"})).await;
+    let st = sys
+        .rpc(
+            "get_transaction_status",
+            json!({"merchant_id": "34801", "secret": MERCHANT_34801.1, "trans_ext_id": "auth-1"}),
+        )
+        .await;
     assert_eq!(error_fields(&st), vec!["trans_ext_id"]);
-    let un = sys.rpc("unsubscribe", json!({"merchant_id": "34801", "secret": MERCHANT_34801.1, "order_ext_id": "auth-1"})).await;
+    let un = sys
+        .rpc(
+            "unsubscribe",
+            json!({"merchant_id": "34801", "secret": MERCHANT_34801.1, "order_ext_id": "auth-1"}),
+        )
+        .await;
     assert_eq!(error_fields(&un), vec!["order_ext_id"]);
     let mut p = seed_000_one_time("steal-1");
     p["merchant_id"] = json!("34801");
     p["secret"] = json!(MERCHANT_34801.1);
-    assert_eq!(error_fields(&sys.rpc("set_transaction_sync", p).await), vec!["payment.channel_id"]);
+    assert_eq!(
+        error_fields(&sys.rpc("set_transaction_sync", p).await),
+        vec!["payment.channel_id"]
+    );
     // Merchant 1 sees its own order, and only its own channels.
-    let st = sys.rpc("get_transaction_status", json!({"merchant_id": "1", "secret": MERCHANT_1.1, "trans_ext_id": "auth-1"})).await;
+    let st = sys
+        .rpc(
+            "get_transaction_status",
+            json!({"merchant_id": "1", "secret": MERCHANT_1.1, "trans_ext_id": "auth-1"}),
+        )
+        .await;
     assert_eq!(st["result"]["data"]["state"], "pending");
-    let ch = sys.rpc("get_channels_list", json!({"merchant_id": "1", "secret": MERCHANT_1.1})).await;
-    assert_eq!(ch["result"]["data"], json!([{"id": "18912", "provider": "mobiltek", "kind": "one_time", "currency": "PLN"}]));
+    let ch = sys
+        .rpc(
+            "get_channels_list",
+            json!({"merchant_id": "1", "secret": MERCHANT_1.1}),
+        )
+        .await;
+    assert_eq!(
+        ch["result"]["data"],
+        json!([{"id": "18912", "provider": "mobiltek", "kind": "one_time", "currency": "PLN"}])
+    );
     sys.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trans_ext_id_is_idempotent_and_cannot_be_reused_for_other_content() {
     let sys = spawn_system().await;
-    let first = sys.rpc("set_transaction_sync", seed_000_one_time("idem-1")).await;
+    let first = sys
+        .rpc("set_transaction_sync", seed_000_one_time("idem-1"))
+        .await;
     // Same content spelled differently (numbers as numbers) is the same request.
     let mut same = seed_000_one_time("idem-1");
     same["articles"][0]["price"] = json!(10);
     same["articles"][0]["quantity"] = json!(1);
-    assert_eq!(sys.rpc("set_transaction_sync", same).await["result"], first["result"]);
+    assert_eq!(
+        sys.rpc("set_transaction_sync", same).await["result"],
+        first["result"]
+    );
     let mut other = seed_000_one_time("idem-1");
     other["articles"][0]["price"] = json!("20");
-    assert_eq!(error_fields(&sys.rpc("set_transaction_sync", other).await), vec!["trans_ext_id"]);
+    assert_eq!(
+        error_fields(&sys.rpc("set_transaction_sync", other).await),
+        vec!["trans_ext_id"]
+    );
     assert_eq!(sys.order_count().await, 1);
     sys.stop().await;
 }
@@ -150,7 +262,11 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
     for (pointer, value, field) in cases {
         let mut p = seed_000_one_time("bad-1");
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        let target = if parent.is_empty() { &mut p } else { p.pointer_mut(parent).unwrap() };
+        let target = if parent.is_empty() {
+            &mut p
+        } else {
+            p.pointer_mut(parent).unwrap()
+        };
         match target {
             Value::Object(o) => {
                 if value.is_null() {
@@ -164,21 +280,35 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
         }
         let resp = sys.rpc("set_transaction_sync", p).await;
         let fields = error_fields(&resp);
-        assert!(fields.contains(&field.to_string()), "{pointer}={value}: wanted {field} named, got {resp}");
+        assert!(
+            fields.contains(&field.to_string()),
+            "{pointer}={value}: wanted {field} named, got {resp}"
+        );
     }
     // Several bad fields at once are all named.
     let mut p = seed_000_one_time("bad-2");
     p["articles"][0]["price"] = json!("x");
     p["customer"]["email"] = json!("y");
     let fields = error_fields(&sys.rpc("set_transaction_sync", p).await);
-    assert!(fields.contains(&"articles[0].price".to_string()) && fields.contains(&"customer.email".to_string()));
+    assert!(
+        fields.contains(&"articles[0].price".to_string())
+            && fields.contains(&"customer.email".to_string())
+    );
     // A subscription channel for a one-time payment, a provider not built yet.
     let mut p = seed_000_subscription("bad-3");
     p["payment"]["channel_id"] = json!("9041");
     let resp = sys.rpc("set_subscription", p).await;
-    assert!(resp["error"]["data"]["payment.channel_id"].as_str().unwrap().contains("teleaudio"), "{resp}");
+    assert!(
+        resp["error"]["data"]["payment.channel_id"]
+            .as_str()
+            .unwrap()
+            .contains("teleaudio"),
+        "{resp}"
+    );
     // A one-time channel cannot start a subscription.
-    let resp = sys.rpc("set_subscription", seed_000_one_time("bad-4")).await;
+    let resp = sys
+        .rpc("set_subscription", seed_000_one_time("bad-4"))
+        .await;
     assert_eq!(error_fields(&resp), vec!["payment.channel_id"]);
     assert_eq!(sys.order_count().await, 0, "bad input must store nothing");
     sys.stop().await;
@@ -187,9 +317,11 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_callers_use_the_same_handlers_over_grpc() {
     let sys = spawn_system().await;
-    let mut client = paysys_proto::pay_system_client::PaySystemClient::connect(sys.edge_url.trim_end_matches('/').to_string())
-        .await
-        .expect("gRPC on the edge port");
+    let mut client = paysys_proto::pay_system_client::PaySystemClient::connect(
+        sys.edge_url.trim_end_matches('/').to_string(),
+    )
+    .await
+    .expect("gRPC on the edge port");
     let r = client
         .invoke(paysys_proto::InvokeRequest {
             method: "set_transaction_sync".into(),
@@ -200,9 +332,15 @@ async fn internal_callers_use_the_same_handlers_over_grpc() {
         .into_inner();
     assert_eq!(r.error_code, 0, "{r:?}");
     let v: Value = serde_json::from_str(&r.result_json).unwrap();
-    assert!(v["data"]["redirect_url"].as_str().unwrap().contains("/ppe?"));
+    assert!(v["data"]["redirect_url"]
+        .as_str()
+        .unwrap()
+        .contains("/ppe?"));
     let r = client
-        .invoke(paysys_proto::InvokeRequest { method: "get_channels_list".into(), params_json: json!({"merchant_id": "1", "secret": "bad"}).to_string() })
+        .invoke(paysys_proto::InvokeRequest {
+            method: "get_channels_list".into(),
+            params_json: json!({"merchant_id": "1", "secret": "bad"}).to_string(),
+        })
         .await
         .unwrap()
         .into_inner();

@@ -26,7 +26,11 @@ fn db(e: sqlx::Error) -> RpcError {
 }
 
 impl Dispatch for Api {
-    fn call<'a>(&'a self, call: &'a Call, ctx: &'a CallContext) -> BoxFuture<'a, Result<Value, RpcError>> {
+    fn call<'a>(
+        &'a self,
+        call: &'a Call,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, RpcError>> {
         Box::pin(async move {
             let started = std::time::Instant::now();
             let out = match call.method.as_str() {
@@ -37,8 +41,12 @@ impl Dispatch for Api {
                 "get_channels_list" => self.channels(call, ctx).await,
                 "set_transaction" => self.start_async(call, ctx).await,
                 "confirm_teleaudio_payment" => self.confirm_teleaudio(call, ctx).await,
-                "modify_subscription_price" | "move_subscription_payment" => self.recurrence_change(call, ctx).await,
-                "rpc.discover" => serde_json::from_str(OPENRPC).map_err(|e| RpcError::internal(e.to_string())),
+                "modify_subscription_price" | "move_subscription_payment" => {
+                    self.recurrence_change(call, ctx).await
+                }
+                "rpc.discover" => {
+                    serde_json::from_str(OPENRPC).map_err(|e| RpcError::internal(e.to_string()))
+                }
                 m => Err(RpcError::method_not_found(m)),
             };
             let outcome = match &out {
@@ -46,7 +54,8 @@ impl Dispatch for Api {
                 Err(e) => e.code.to_string(),
             };
             metrics::counter!("paysys_rpc_calls_total", "method" => call.method.clone(), "outcome" => outcome).increment(1);
-            metrics::histogram!("paysys_rpc_duration_seconds", "method" => call.method.clone()).record(started.elapsed().as_secs_f64());
+            metrics::histogram!("paysys_rpc_duration_seconds", "method" => call.method.clone())
+                .record(started.elapsed().as_secs_f64());
             out
         })
     }
@@ -68,28 +77,57 @@ async fn merchant(api: &Api, params: &Value, ctx: &CallContext) -> Result<String
 impl Api {
     /// `set_transaction_sync` and `set_subscription`: validate, authenticate, claim the
     /// trans_ext_id, ask the channel's adapter for the redirect, remember the answer.
-    async fn start(&self, call: &Call, ctx: &CallContext, kind: OrderKind) -> Result<Value, RpcError> {
+    async fn start(
+        &self,
+        call: &Call,
+        ctx: &CallContext,
+        kind: OrderKind,
+    ) -> Result<Value, RpcError> {
         let req = OrderRequest::parse(&call.params)?;
-        authenticate(&self.pool, &req.merchant_id, &call.params, ctx, self.signature_max_age).await?;
+        authenticate(
+            &self.pool,
+            &req.merchant_id,
+            &call.params,
+            ctx,
+            self.signature_max_age,
+        )
+        .await?;
         let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
             .await
             .map_err(db)?
-            .ok_or_else(|| RpcError::invalid_field("payment.channel_id", "no such channel for this merchant"))?;
-        let want_kind = if kind == OrderKind::Subscription { "subscription" } else { "one_time" };
+            .ok_or_else(|| {
+                RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
+            })?;
+        let want_kind = if kind == OrderKind::Subscription {
+            "subscription"
+        } else {
+            "one_time"
+        };
         if channel.kind != want_kind {
             return Err(RpcError::invalid_field(
                 "payment.channel_id",
-                format!("channel {} is a {} channel; {} needs a {} channel", channel.id, channel.kind, call.method, want_kind),
+                format!(
+                    "channel {} is a {} channel; {} needs a {} channel",
+                    channel.id, channel.kind, call.method, want_kind
+                ),
             ));
         }
         if channel.currency.trim() != req.currency.as_str() {
-            return Err(RpcError::invalid_field("payment.currency", format!("channel {} takes {}", channel.id, channel.currency.trim())));
+            return Err(RpcError::invalid_field(
+                "payment.currency",
+                format!("channel {} takes {}", channel.id, channel.currency.trim()),
+            ));
         }
         let amount = req.amount();
         if kind == OrderKind::OneTime && amount.minor <= 0 {
-            return Err(RpcError::invalid_field("articles", "the amount to pay must be greater than zero"));
+            return Err(RpcError::invalid_field(
+                "articles",
+                "the amount to pay must be greater than zero",
+            ));
         }
-        let client = self.providers.get(&channel.provider, "payment.channel_id", &channel.id)?;
+        let client = self
+            .providers
+            .get(&channel.provider, "payment.channel_id", &channel.id)?;
         let fingerprint = req.fingerprint(&call.method);
         let (_, order) = store::insert_or_get_order(
             &self.pool,
@@ -132,7 +170,11 @@ impl Api {
             customer: Some(Customer {
                 ext_id: c.ext_id.clone().unwrap_or_default(),
                 email: c.email.clone().unwrap_or_default(),
-                phone: c.phone.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
+                phone: c
+                    .phone
+                    .as_ref()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
                 firstname: c.firstname.clone().unwrap_or_default(),
                 lastname: c.lastname.clone().unwrap_or_default(),
             }),
@@ -140,19 +182,34 @@ impl Api {
             article_config: req.article_config().into_iter().collect(),
         };
         let mut client = client;
-        let started = client.start(start).await.map_err(|s| status_to_rpc(&channel.provider, s))?.into_inner();
+        let started = client
+            .start(start)
+            .await
+            .map_err(|s| status_to_rpc(&channel.provider, s))?
+            .into_inner();
         let resp = json!({
             "status": "1",
             "data": { "redirect_url": started.redirect_url, "action_type": "REDIRECT_USER" }
         });
-        store::save_response(&self.pool, &req.merchant_id, req.trans_ext_id.as_str(), &resp, &started.provider_ref)
-            .await
-            .map_err(db)?;
+        store::save_response(
+            &self.pool,
+            &req.merchant_id,
+            req.trans_ext_id.as_str(),
+            &resp,
+            &started.provider_ref,
+        )
+        .await
+        .map_err(db)?;
         Ok(resp)
     }
 
     /// The order of this merchant named by `field` (another merchant's order is "unknown").
-    async fn own_order(&self, merchant_id: &str, params: &Value, field: &str) -> Result<store::Order, RpcError> {
+    async fn own_order(
+        &self,
+        merchant_id: &str,
+        params: &Value,
+        field: &str,
+    ) -> Result<store::Order, RpcError> {
         let mut f = Fields::new();
         let id = f.string(params, field, field, 64);
         f.finish()?;
@@ -174,11 +231,18 @@ impl Api {
             }
         }
         f.finish()?;
-        let order = self.own_order(&merchant_id, &call.params, "order_ext_id").await?;
+        let order = self
+            .own_order(&merchant_id, &call.params, "order_ext_id")
+            .await?;
         if order.kind != "subscription" {
-            return Err(RpcError::invalid_field("order_ext_id", "is not a subscription"));
+            return Err(RpcError::invalid_field(
+                "order_ext_id",
+                "is not a subscription",
+            ));
         }
-        let mut client = self.providers.get(&order.provider, "order_ext_id", &order.channel_id)?;
+        let mut client = self
+            .providers
+            .get(&order.provider, "order_ext_id", &order.channel_id)?;
         let answer = client
             .unsubscribe(UnsubscribeRequest {
                 merchant_id: merchant_id.clone(),
@@ -194,18 +258,35 @@ impl Api {
 
     async fn status(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let merchant_id = merchant(self, &call.params, ctx).await?;
-        let field = if call.params.get("order_ext_id").is_some() && call.params.get("trans_ext_id").is_none() {
+        let field = if call.params.get("order_ext_id").is_some()
+            && call.params.get("trans_ext_id").is_none()
+        {
             "order_ext_id"
         } else {
             "trans_ext_id"
         };
         let order = self.own_order(&merchant_id, &call.params, field).await?;
-        let events = store::order_events(&self.pool, &merchant_id, &order.trans_ext_id).await.map_err(db)?;
+        let events = store::order_events(&self.pool, &merchant_id, &order.trans_ext_id)
+            .await
+            .map_err(db)?;
         let charges: Vec<&store::OrderEvent> = events
             .iter()
-            .filter(|e| matches!(e.kind.as_str(), "payment.succeeded" | "payment.failed" | "subscription.charged" | "subscription.charge_failed"))
+            .filter(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    "payment.succeeded"
+                        | "payment.failed"
+                        | "subscription.charged"
+                        | "subscription.charge_failed"
+                )
+            })
             .collect();
-        let redirect = order.response.as_ref().and_then(|r| r.pointer("/data/redirect_url")).cloned().unwrap_or(Value::Null);
+        let redirect = order
+            .response
+            .as_ref()
+            .and_then(|r| r.pointer("/data/redirect_url"))
+            .cloned()
+            .unwrap_or(Value::Null);
         Ok(json!({
             "status": "1",
             "data": {
@@ -228,7 +309,9 @@ impl Api {
 
     async fn channels(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let merchant_id = merchant(self, &call.params, ctx).await?;
-        let list = store::channels_of(&self.pool, &merchant_id).await.map_err(db)?;
+        let list = store::channels_of(&self.pool, &merchant_id)
+            .await
+            .map_err(db)?;
         let data: Vec<Value> = list
             .iter()
             .map(|c| json!({ "id": c.id, "provider": c.provider, "kind": c.kind, "currency": c.currency.trim() }))
@@ -241,21 +324,37 @@ impl Api {
     async fn start_async(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let req = OrderRequest::parse(&call.params)?;
         if req.customer.phone.is_none() {
-            return Err(RpcError::invalid_field("customer.phone", "required for set_transaction (Teleaudio sends the SMS code there)"));
+            return Err(RpcError::invalid_field(
+                "customer.phone",
+                "required for set_transaction (Teleaudio sends the SMS code there)",
+            ));
         }
-        authenticate(&self.pool, &req.merchant_id, &call.params, ctx, self.signature_max_age).await?;
+        authenticate(
+            &self.pool,
+            &req.merchant_id,
+            &call.params,
+            ctx,
+            self.signature_max_age,
+        )
+        .await?;
         let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
             .await
             .map_err(db)?
-            .ok_or_else(|| RpcError::invalid_field("payment.channel_id", "no such channel for this merchant"))?;
+            .ok_or_else(|| {
+                RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
+            })?;
         if channel.provider != "teleaudio" {
             return Err(RpcError::invalid_field(
                 "payment.channel_id",
                 format!("set_transaction is Teleaudio webbilling's asynchronous flow; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
             ));
         }
-        self.providers.get(&channel.provider, "payment.channel_id", &channel.id)?;
-        Err(RpcError::invalid_field("payment.channel_id", "Teleaudio webbilling is not available yet"))
+        self.providers
+            .get(&channel.provider, "payment.channel_id", &channel.id)?;
+        Err(RpcError::invalid_field(
+            "payment.channel_id",
+            "Teleaudio webbilling is not available yet",
+        ))
     }
 
     /// `confirm_teleaudio_payment` (seed 002): an order that is not a pending Teleaudio
@@ -266,9 +365,13 @@ impl Api {
         let id = f.string(&call.params, "trans_ext_id", "trans_ext_id", 64);
         f.string(&call.params, "code", "code", 32);
         f.finish()?;
-        let order = store::order(&self.pool, &merchant_id, &id.unwrap_or_default()).await.map_err(db)?;
+        let order = store::order(&self.pool, &merchant_id, &id.unwrap_or_default())
+            .await
+            .map_err(db)?;
         match order {
-            Some(o) if o.provider == "teleaudio" => Err(RpcError::internal("Teleaudio webbilling is not available yet")),
+            Some(o) if o.provider == "teleaudio" => Err(RpcError::internal(
+                "Teleaudio webbilling is not available yet",
+            )),
             _ => Ok(json!({ "status": "-1", "result": "400 - BADTRANSACTION", "action_type": "" })),
         }
     }
@@ -276,9 +379,14 @@ impl Api {
     /// Netopia's recurrence changes (seed 003); other providers cannot do them.
     async fn recurrence_change(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let merchant_id = merchant(self, &call.params, ctx).await?;
-        let order = self.own_order(&merchant_id, &call.params, "order_ext_id").await?;
+        let order = self
+            .own_order(&merchant_id, &call.params, "order_ext_id")
+            .await?;
         if order.kind != "subscription" {
-            return Err(RpcError::invalid_field("order_ext_id", "is not a subscription"));
+            return Err(RpcError::invalid_field(
+                "order_ext_id",
+                "is not a subscription",
+            ));
         }
         Err(RpcError::invalid_field(
             "order_ext_id",

@@ -14,7 +14,10 @@ pub fn sign_body(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut msg = timestamp.to_string().into_bytes();
     msg.push(b'.');
     msg.extend_from_slice(body);
-    format!("t={timestamp},v1={}", hmac_sha256_hex(secret.as_bytes(), &msg))
+    format!(
+        "t={timestamp},v1={}",
+        hmac_sha256_hex(secret.as_bytes(), &msg)
+    )
 }
 
 fn header_ok(secret: &str, header: &str, body: &[u8], max_age: i64) -> bool {

@@ -35,13 +35,14 @@ pub async fn handle(pool: PgPool, msg: Message) -> Result<(), HandleError> {
     if !claim(&mut tx, id).await.map_err(t)? {
         return Ok(());
     }
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT status FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2 FOR UPDATE")
-            .bind(&e.merchant_id)
-            .bind(&e.order_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(t)?;
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2 FOR UPDATE",
+    )
+    .bind(&e.merchant_id)
+    .bind(&e.order_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(t)?;
     let Some(current) = current else {
         tracing::warn!(merchant_id = %e.merchant_id, order_id = %e.order_id, kind = %e.kind, "event for an order the edge does not know");
         tx.commit().await.map_err(t)?;
@@ -83,9 +84,18 @@ mod tests {
     fn state_machine() {
         assert_eq!(next_status("pending", "payment.succeeded"), "paid");
         assert_eq!(next_status("paid", "payment.failed"), "paid");
-        assert_eq!(next_status("pending", "subscription.charge_failed"), "failed");
-        assert_eq!(next_status("active", "subscription.charge_failed"), "active");
+        assert_eq!(
+            next_status("pending", "subscription.charge_failed"),
+            "failed"
+        );
+        assert_eq!(
+            next_status("active", "subscription.charge_failed"),
+            "active"
+        );
         assert_eq!(next_status("active", "subscription.cancelled"), "cancelled");
-        assert_eq!(next_status("cancelled", "subscription.charged"), "cancelled");
+        assert_eq!(
+            next_status("cancelled", "subscription.charged"),
+            "cancelled"
+        );
     }
 }

@@ -19,7 +19,10 @@ impl TransExtId {
         if s.is_empty() || s.len() > 64 {
             return Err("must be 1 to 64 characters".into());
         }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b)) {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+        {
             return Err("may contain only letters, digits and _ . : -".into());
         }
         Ok(Self(s.to_string()))
@@ -37,7 +40,9 @@ impl Msisdn {
     pub fn parse(s: &str) -> Result<Self, String> {
         let d = s.trim().trim_start_matches('+');
         if d.len() < 9 || d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("must be an international phone number of 9 to 15 digits, e.g. 48501123123".into());
+            return Err(
+                "must be an international phone number of 9 to 15 digits, e.g. 48501123123".into(),
+            );
         }
         Ok(Self(d.to_string()))
     }
@@ -96,9 +101,13 @@ impl OrderRequest {
             return Err(RpcError::invalid_field("params", "must be an object"));
         }
         let merchant_id = f.string(params, "merchant_id", "merchant_id", 64);
-        let trans_ext_id = f.string(params, "trans_ext_id", "trans_ext_id", 64).and_then(|s| {
-            TransExtId::parse(&s).map_err(|e| f.fail("trans_ext_id", e)).ok()
-        });
+        let trans_ext_id = f
+            .string(params, "trans_ext_id", "trans_ext_id", 64)
+            .and_then(|s| {
+                TransExtId::parse(&s)
+                    .map_err(|e| f.fail("trans_ext_id", e))
+                    .ok()
+            });
         let mut channel_id = None;
         let mut currency = None;
         let mut already_paid = 0;
@@ -106,9 +115,13 @@ impl OrderRequest {
         if let Some(p) = f.object(params, "payment", "payment") {
             let p = Value::Object(p.clone());
             channel_id = f.string(&p, "channel_id", "payment.channel_id", 64);
-            currency = f.string(&p, "currency", "payment.currency", 3).and_then(|c| {
-                Currency::parse(&c).map_err(|e| f.fail("payment.currency", e)).ok()
-            });
+            currency = f
+                .string(&p, "currency", "payment.currency", 3)
+                .and_then(|c| {
+                    Currency::parse(&c)
+                        .map_err(|e| f.fail("payment.currency", e))
+                        .ok()
+                });
             if let Some(a) = f.opt_integer(&p, "amount", "payment.amount") {
                 if a < 0 {
                     f.fail("payment.amount", "must not be negative");
@@ -154,17 +167,32 @@ impl OrderRequest {
                         if (0..=100_000_000).contains(&p) {
                             Some(p)
                         } else {
-                            f.fail(&path("price"), "must be a gross unit price in minor units between 0 and 100000000");
+                            f.fail(
+                                &path("price"),
+                                "must be a gross unit price in minor units between 0 and 100000000",
+                            );
                             None
                         }
                     });
                     let config = config_map(&mut f, a.get("config"), &path("config"));
-                    if let (Some(prod_id), Some(name), Some(quantity), Some(price)) = (prod_id, name, quantity, price) {
-                        articles.push(Article { prod_id, sap_index, vat_rate, name, quantity, price, config });
+                    if let (Some(prod_id), Some(name), Some(quantity), Some(price)) =
+                        (prod_id, name, quantity, price)
+                    {
+                        articles.push(Article {
+                            prod_id,
+                            sap_index,
+                            vat_rate,
+                            name,
+                            quantity,
+                            price,
+                            config,
+                        });
                     }
                 }
             }
-            Some(Value::Array(items)) if items.is_empty() => f.fail("articles", "must hold at least one article"),
+            Some(Value::Array(items)) if items.is_empty() => {
+                f.fail("articles", "must hold at least one article")
+            }
             Some(Value::Array(_)) => f.fail("articles", "must hold at most 100 articles"),
             None | Some(Value::Null) => f.fail("articles", "required"),
             Some(_) => f.fail("articles", "must be an array"),
@@ -173,57 +201,77 @@ impl OrderRequest {
         if let Some(c) = f.object(params, "customer", "customer") {
             let c = Value::Object(c.clone());
             customer.ext_id = f.opt_string(&c, "ext_id", "customer.ext_id", 64);
-            customer.email = f.opt_string(&c, "email", "customer.email", 254).and_then(|e| {
-                let ok = e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
-                if ok {
-                    Some(e)
-                } else {
-                    f.fail("customer.email", "must be an e-mail address");
-                    None
-                }
-            });
+            customer.email = f
+                .opt_string(&c, "email", "customer.email", 254)
+                .and_then(|e| {
+                    let ok = e.split_once('@').is_some_and(|(l, d)| {
+                        !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+                    });
+                    if ok {
+                        Some(e)
+                    } else {
+                        f.fail("customer.email", "must be an e-mail address");
+                        None
+                    }
+                });
             customer.phone = f
                 .opt_string(&c, "phone", "customer.phone", 20)
-                .and_then(|p| Msisdn::parse(&p).map_err(|e| f.fail("customer.phone", e)).ok());
+                .and_then(|p| {
+                    Msisdn::parse(&p)
+                        .map_err(|e| f.fail("customer.phone", e))
+                        .ok()
+                });
             customer.firstname = f.opt_string(&c, "firstname", "customer.firstname", 100);
             customer.lastname = f.opt_string(&c, "lastname", "customer.lastname", 100);
-            customer.company = f.opt_string(&c, "company", "customer.company", 200)
+            customer.company = f
+                .opt_string(&c, "company", "customer.company", 200)
                 .or_else(|| f.opt_string(&c, "name", "customer.name", 200));
             customer.street = f.opt_string(&c, "street", "customer.street", 200);
             customer.city = f.opt_string(&c, "city", "customer.city", 100);
             customer.postcode = f.opt_string(&c, "postcode", "customer.postcode", 20);
-            customer.country = f.opt_string(&c, "country", "customer.country", 2).and_then(|c| {
-                if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                    Some(c.to_ascii_uppercase())
-                } else {
-                    f.fail("customer.country", "must be an ISO 3166 two-letter code");
-                    None
-                }
-            });
+            customer.country = f
+                .opt_string(&c, "country", "customer.country", 2)
+                .and_then(|c| {
+                    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                        Some(c.to_ascii_uppercase())
+                    } else {
+                        f.fail("customer.country", "must be an ISO 3166 two-letter code");
+                        None
+                    }
+                });
         }
-        let client_ip = f.opt_string(params, "client_ip", "client_ip", 45).and_then(|ip| {
-            ip.parse::<std::net::IpAddr>().map(|_| ip).map_err(|_| f.fail("client_ip", "must be an IPv4 or IPv6 address")).ok()
-        });
-        let next_url = f.opt_string(params, "next_url", "next_url", 2048).and_then(|u| {
-            match url::Url::parse(&u) {
+        let client_ip = f
+            .opt_string(params, "client_ip", "client_ip", 45)
+            .and_then(|ip| {
+                ip.parse::<std::net::IpAddr>()
+                    .map(|_| ip)
+                    .map_err(|_| f.fail("client_ip", "must be an IPv4 or IPv6 address"))
+                    .ok()
+            });
+        let next_url = f
+            .opt_string(params, "next_url", "next_url", 2048)
+            .and_then(|u| match url::Url::parse(&u) {
                 Ok(p) if p.scheme() == "http" || p.scheme() == "https" => Some(u),
                 _ => {
                     f.fail("next_url", "must be an http(s) URL");
                     None
                 }
-            }
-        });
+            });
         let test = f.opt_bool(params, "test", "test").unwrap_or(false);
         f.opt_bool(params, "invoice_required", "invoice_required");
         for k in ["seller_id", "user_agreements", "invoice_series_id"] {
             f.opt_string(params, k, k, 64);
         }
-        let total = articles
-            .iter()
-            .try_fold(0i64, |acc, a| a.price.checked_mul(a.quantity).and_then(|x| acc.checked_add(x)));
+        let total = articles.iter().try_fold(0i64, |acc, a| {
+            a.price
+                .checked_mul(a.quantity)
+                .and_then(|x| acc.checked_add(x))
+        });
         match total {
             None => f.fail("articles", "total is too large"),
-            Some(t) if !f.has_errors() && already_paid > t => f.fail("payment.amount", "exceeds the articles' total"),
+            Some(t) if !f.has_errors() && already_paid > t => {
+                f.fail("payment.amount", "exceeds the articles' total")
+            }
             _ => {}
         }
         f.finish()?;
@@ -241,7 +289,9 @@ impl OrderRequest {
                 test,
                 payment_config,
             }),
-            _ => Err(RpcError::internal("parameters passed validation but are incomplete")),
+            _ => Err(RpcError::internal(
+                "parameters passed validation but are incomplete",
+            )),
         }
     }
 
@@ -268,7 +318,10 @@ impl OrderRequest {
 
     /// Article-level config merged (seed 001: `teleaudio_service_id`).
     pub fn article_config(&self) -> BTreeMap<String, String> {
-        self.articles.iter().flat_map(|a| a.config.clone()).collect()
+        self.articles
+            .iter()
+            .flat_map(|a| a.config.clone())
+            .collect()
     }
 }
 
@@ -295,11 +348,17 @@ fn config_map(f: &mut Fields, v: Option<&Value>, path: &str) -> BTreeMap<String,
         }
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                match (item.get("name").and_then(|n| n.as_str()), item.get("value").and_then(scalar)) {
+                match (
+                    item.get("name").and_then(|n| n.as_str()),
+                    item.get("value").and_then(scalar),
+                ) {
                     (Some(n), Some(v)) if !n.is_empty() => {
                         out.insert(n.to_string(), v);
                     }
-                    _ => f.fail(&format!("{path}[{i}]"), "must be {\"name\": string, \"value\": string}"),
+                    _ => f.fail(
+                        &format!("{path}[{i}]"),
+                        "must be {\"name\": string, \"value\": string}",
+                    ),
                 }
             }
         }
@@ -337,7 +396,10 @@ mod tests {
         v["payment"]["amount"] = json!("0");
         v["articles"][0]["config"] = json!([{"name": "teleaudio_service_id", "value": "511"}]);
         let r = OrderRequest::parse(&v).unwrap();
-        assert_eq!(r.article_config().get("teleaudio_service_id").unwrap(), "511");
+        assert_eq!(
+            r.article_config().get("teleaudio_service_id").unwrap(),
+            "511"
+        );
     }
 
     #[test]
@@ -354,8 +416,17 @@ mod tests {
         v["test"] = json!("perhaps");
         let e = OrderRequest::parse(&v).unwrap_err();
         let data = e.data.unwrap();
-        for k in ["articles[0].price", "articles[0].quantity", "payment.currency", "customer.email",
-                  "customer.phone", "client_ip", "next_url", "trans_ext_id", "test"] {
+        for k in [
+            "articles[0].price",
+            "articles[0].quantity",
+            "payment.currency",
+            "customer.email",
+            "customer.phone",
+            "client_ip",
+            "next_url",
+            "trans_ext_id",
+            "test",
+        ] {
             assert!(data.get(k).is_some(), "{k} missing in {data}");
         }
     }

@@ -11,7 +11,10 @@ pub struct PaySystemService(pub Api);
 
 #[tonic::async_trait]
 impl PaySystem for PaySystemService {
-    async fn invoke(&self, req: Request<InvokeRequest>) -> Result<Response<InvokeResponse>, Status> {
+    async fn invoke(
+        &self,
+        req: Request<InvokeRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
         let req = req.into_inner();
         let params = if req.params_json.trim().is_empty() {
             serde_json::Value::Null
@@ -19,10 +22,17 @@ impl PaySystem for PaySystemService {
             serde_json::from_str(&req.params_json)
                 .map_err(|e| Status::invalid_argument(format!("params_json: {e}")))?
         };
-        let call = Call { method: req.method, params, id: Some(serde_json::Value::Null) };
+        let call = Call {
+            method: req.method,
+            params,
+            id: Some(serde_json::Value::Null),
+        };
         let out = self.0.call(&call, &CallContext::default()).await;
         Ok(Response::new(match out {
-            Ok(v) => InvokeResponse { result_json: v.to_string(), ..Default::default() },
+            Ok(v) => InvokeResponse {
+                result_json: v.to_string(),
+                ..Default::default()
+            },
             Err(e) => InvokeResponse {
                 error_code: e.code as i32,
                 error_message: e.message,

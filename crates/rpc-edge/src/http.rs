@@ -24,15 +24,26 @@ pub fn router(api: Api) -> Router {
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 fn error(e: RpcError) -> Response {
-    json_response(StatusCode::OK, &json!({ "jsonrpc": "2.0", "error": e.to_json(), "id": null }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "jsonrpc": "2.0", "error": e.to_json(), "id": null }),
+    )
 }
 
 async fn wrong_method() -> Response {
-    error(RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request").with_data(json!("use POST with a JSON-RPC 2.0 body")))
+    error(
+        RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request")
+            .with_data(json!("use POST with a JSON-RPC 2.0 body")),
+    )
 }
 
 async fn rpc(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
@@ -45,15 +56,22 @@ async fn rpc(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Respons
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if !matches!(ct.as_str(), "application/json" | "application/json-rpc" | "application/jsonrequest") {
+    if !matches!(
+        ct.as_str(),
+        "application/json" | "application/json-rpc" | "application/jsonrequest"
+    ) {
         return error(
-            RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request")
-                .with_data(json!("Content-Type must be application/json or application/json-rpc")),
+            RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request").with_data(json!(
+                "Content-Type must be application/json or application/json-rpc"
+            )),
         );
     }
     let ctx = CallContext {
         raw_body: body,
-        signature_header: headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string),
+        signature_header: headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     match jsonrpc::handle(&api, &ctx).await {
         Some(v) => json_response(StatusCode::OK, &v),

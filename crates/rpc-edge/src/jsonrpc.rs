@@ -49,7 +49,10 @@ impl RpcError {
         Self::new(INTERNAL_ERROR, message)
     }
     pub fn unauthorized() -> Self {
-        Self::new(UNAUTHORIZED, "Unauthorized: unknown merchant or bad secret/signature")
+        Self::new(
+            UNAUTHORIZED,
+            "Unauthorized: unknown merchant or bad secret/signature",
+        )
     }
     pub fn to_json(&self) -> Value {
         let mut o = json!({ "code": self.code, "message": self.message });
@@ -71,7 +74,11 @@ pub struct Call {
 
 /// Runs methods. `params` is always an object or array (or Null when absent).
 pub trait Dispatch: Send + Sync {
-    fn call<'a>(&'a self, call: &'a Call, ctx: &'a CallContext) -> BoxFuture<'a, Result<Value, RpcError>>;
+    fn call<'a>(
+        &'a self,
+        call: &'a Call,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, RpcError>>;
 }
 
 /// Transport facts a method may need (the raw body and headers, for HMAC authentication).
@@ -99,7 +106,8 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
         None => {
             return Err(error_response(
                 Value::Null,
-                RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!("request must be an object")),
+                RpcError::new(INVALID_REQUEST, "Invalid Request")
+                    .with_data(json!("request must be an object")),
             ))
         }
     };
@@ -110,7 +118,8 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
         Some(_) => {
             return Err(error_response(
                 Value::Null,
-                RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!({"id": "must be a string, number or null"})),
+                RpcError::new(INVALID_REQUEST, "Invalid Request")
+                    .with_data(json!({"id": "must be a string, number or null"})),
             ))
         }
     };
@@ -118,7 +127,8 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
     if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
         return Err(error_response(
             reply_id,
-            RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!({"jsonrpc": "must be exactly \"2.0\""})),
+            RpcError::new(INVALID_REQUEST, "Invalid Request")
+                .with_data(json!({"jsonrpc": "must be exactly \"2.0\""})),
         ));
     }
     let method = match obj.get("method") {
@@ -126,7 +136,8 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
         _ => {
             return Err(error_response(
                 reply_id,
-                RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!({"method": "must be a string"})),
+                RpcError::new(INVALID_REQUEST, "Invalid Request")
+                    .with_data(json!({"method": "must be a string"})),
             ))
         }
     };
@@ -136,7 +147,8 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
         Some(_) => {
             return Err(error_response(
                 reply_id,
-                RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!({"params": "must be an object or an array"})),
+                RpcError::new(INVALID_REQUEST, "Invalid Request")
+                    .with_data(json!({"params": "must be an object or an array"})),
             ))
         }
     };
@@ -175,10 +187,12 @@ pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
             if items.is_empty() {
                 return Some(error_response(
                     Value::Null,
-                    RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!("empty batch")),
+                    RpcError::new(INVALID_REQUEST, "Invalid Request")
+                        .with_data(json!("empty batch")),
                 ));
             }
-            let answers = futures::future::join_all(items.iter().map(|v| handle_one(d, v, ctx))).await;
+            let answers =
+                futures::future::join_all(items.iter().map(|v| handle_one(d, v, ctx))).await;
             let answers: Vec<Value> = answers.into_iter().flatten().collect();
             if answers.is_empty() {
                 None
@@ -197,12 +211,18 @@ mod tests {
 
     struct Spec;
     impl Dispatch for Spec {
-        fn call<'a>(&'a self, call: &'a Call, _: &'a CallContext) -> BoxFuture<'a, Result<Value, RpcError>> {
+        fn call<'a>(
+            &'a self,
+            call: &'a Call,
+            _: &'a CallContext,
+        ) -> BoxFuture<'a, Result<Value, RpcError>> {
             Box::pin(async move {
                 match call.method.as_str() {
                     "subtract" => {
                         let (a, b) = match &call.params {
-                            Value::Array(a) => (a[0].as_i64().unwrap_or(0), a[1].as_i64().unwrap_or(0)),
+                            Value::Array(a) => {
+                                (a[0].as_i64().unwrap_or(0), a[1].as_i64().unwrap_or(0))
+                            }
                             Value::Object(o) => (
                                 o["minuend"].as_i64().unwrap_or(0),
                                 o["subtrahend"].as_i64().unwrap_or(0),
@@ -211,9 +231,15 @@ mod tests {
                         };
                         Ok(json!(a - b))
                     }
-                    "sum" => Ok(json!(call.params.as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).sum::<i64>()).unwrap_or(0))),
+                    "sum" => Ok(json!(call
+                        .params
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_i64()).sum::<i64>())
+                        .unwrap_or(0))),
                     "get_data" => Ok(json!(["hello", 5])),
-                    "update" | "notify_hello" | "notify_sum" | "foobar" if call.id.is_none() => Ok(Value::Null),
+                    "update" | "notify_hello" | "notify_sum" | "foobar" if call.id.is_none() => {
+                        Ok(Value::Null)
+                    }
                     m => Err(RpcError::method_not_found(m)),
                 }
             })
@@ -221,7 +247,10 @@ mod tests {
     }
 
     async fn run(body: &str) -> Option<Value> {
-        let ctx = CallContext { raw_body: bytes::Bytes::from(body.to_string()), signature_header: None };
+        let ctx = CallContext {
+            raw_body: bytes::Bytes::from(body.to_string()),
+            signature_header: None,
+        };
         handle(&Spec, &ctx).await
     }
 
@@ -241,29 +270,68 @@ mod tests {
     #[tokio::test]
     async fn specification_examples() {
         let cases: &[(&str, Option<&str>)] = &[
-            (r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#,
-             Some(r#"{"jsonrpc": "2.0", "result": 19, "id": 1}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#,
-             Some(r#"{"jsonrpc": "2.0", "result": 19, "id": 3}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}"#, None),
-            (r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "1"}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}"#)),
-            (r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#)),
-            (r#"[
+            (
+                r#"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#,
+                Some(r#"{"jsonrpc": "2.0", "result": 19, "id": 1}"#),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#,
+                Some(r#"{"jsonrpc": "2.0", "result": 19, "id": 3}"#),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}"#,
+                None,
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "1"}"#,
+                ),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}"#,
+                ),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#,
+                ),
+            ),
+            (
+                r#"[
                 {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},
                 {"jsonrpc": "2.0", "method"
               ]"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}"#)),
-            ("[]", Some(r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#)),
-            ("[1]", Some(r#"[{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]"#)),
-            ("[1,2,3]", Some(r#"[
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": null}"#,
+                ),
+            ),
+            (
+                "[]",
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#,
+                ),
+            ),
+            (
+                "[1]",
+                Some(
+                    r#"[{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]"#,
+                ),
+            ),
+            (
+                "[1,2,3]",
+                Some(
+                    r#"[
                 {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null},
                 {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null},
-                {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]"#)),
-            (r#"[
+                {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}]"#,
+                ),
+            ),
+            (
+                r#"[
                 {"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},
                 {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},
                 {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"},
@@ -271,25 +339,45 @@ mod tests {
                 {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
                 {"jsonrpc": "2.0", "method": "get_data", "id": "9"}
               ]"#,
-             Some(r#"[
+                Some(
+                    r#"[
                 {"jsonrpc": "2.0", "result": 7, "id": "1"},
                 {"jsonrpc": "2.0", "result": 19, "id": "2"},
                 {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null},
                 {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "5"},
-                {"jsonrpc": "2.0", "result": ["hello", 5], "id": "9"}]"#)),
-            (r#"[
+                {"jsonrpc": "2.0", "result": ["hello", 5], "id": "9"}]"#,
+                ),
+            ),
+            (
+                r#"[
                 {"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]},
                 {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}
-              ]"#, None),
+              ]"#,
+                None,
+            ),
             // Beyond the spec's examples: wrong version, bad params type, object id, null id kept.
-            (r#"{"jsonrpc": "1.0", "method": "sum", "id": 1}"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": 1}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "sum", "params": 3, "id": 1}"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": 1}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "sum", "id": {"a": 1}}"#,
-             Some(r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#)),
-            (r#"{"jsonrpc": "2.0", "method": "sum", "params": [1], "id": null}"#,
-             Some(r#"{"jsonrpc": "2.0", "result": 1, "id": null}"#)),
+            (
+                r#"{"jsonrpc": "1.0", "method": "sum", "id": 1}"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": 1}"#,
+                ),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "sum", "params": 3, "id": 1}"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": 1}"#,
+                ),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "sum", "id": {"a": 1}}"#,
+                Some(
+                    r#"{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": null}"#,
+                ),
+            ),
+            (
+                r#"{"jsonrpc": "2.0", "method": "sum", "params": [1], "id": null}"#,
+                Some(r#"{"jsonrpc": "2.0", "result": 1, "id": null}"#),
+            ),
             (r#"{"jsonrpc": "2.0", "method": "nope"}"#, None),
         ];
         for (req, want) in cases {

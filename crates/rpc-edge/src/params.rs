@@ -35,7 +35,12 @@ impl Fields {
     }
 
     /// A required object (the params themselves, `payment`, `customer`).
-    pub fn object<'a>(&mut self, parent: &'a Value, key: &str, path: &str) -> Option<&'a Map<String, Value>> {
+    pub fn object<'a>(
+        &mut self,
+        parent: &'a Value,
+        key: &str,
+        path: &str,
+    ) -> Option<&'a Map<String, Value>> {
         match parent.get(key) {
             Some(Value::Object(o)) => Some(o),
             None | Some(Value::Null) => {
@@ -50,7 +55,13 @@ impl Fields {
     }
 
     /// A required non-empty string (numbers are accepted and rendered, as ids often are).
-    pub fn string(&mut self, parent: &Value, key: &str, path: &str, max_len: usize) -> Option<String> {
+    pub fn string(
+        &mut self,
+        parent: &Value,
+        key: &str,
+        path: &str,
+        max_len: usize,
+    ) -> Option<String> {
         match self.opt_string(parent, key, path, max_len) {
             Some(s) => Some(s),
             None => {
@@ -63,7 +74,13 @@ impl Fields {
     }
 
     /// An optional string; empty counts as absent.
-    pub fn opt_string(&mut self, parent: &Value, key: &str, path: &str, max_len: usize) -> Option<String> {
+    pub fn opt_string(
+        &mut self,
+        parent: &Value,
+        key: &str,
+        path: &str,
+        max_len: usize,
+    ) -> Option<String> {
         let s = match parent.get(key) {
             None | Some(Value::Null) => return None,
             Some(Value::String(s)) => s.trim().to_string(),
@@ -110,7 +127,12 @@ impl Fields {
             Value::Number(n) => n.as_i64(),
             Value::String(s) => {
                 let t = s.trim();
-                if !t.is_empty() && t.strip_prefix('-').unwrap_or(t).bytes().all(|b| b.is_ascii_digit()) {
+                if !t.is_empty()
+                    && t.strip_prefix('-')
+                        .unwrap_or(t)
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                {
                     t.parse::<i64>().ok()
                 } else {
                     None
@@ -119,7 +141,10 @@ impl Fields {
             _ => None,
         };
         if parsed.is_none() {
-            self.fail(path, "must be an integer (a JSON number or a decimal string such as \"10\")");
+            self.fail(
+                path,
+                "must be an integer (a JSON number or a decimal string such as \"10\")",
+            );
         }
         parsed
     }
@@ -128,7 +153,10 @@ impl Fields {
     pub fn decimal(&mut self, parent: &Value, key: &str, path: &str) -> Option<String> {
         let ok = |s: &str| {
             let (i, f) = s.split_once('.').unwrap_or((s, "0"));
-            !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
+            !i.is_empty()
+                && i.bytes().all(|b| b.is_ascii_digit())
+                && !f.is_empty()
+                && f.bytes().all(|b| b.is_ascii_digit())
         };
         match parent.get(key) {
             None | Some(Value::Null) => {
@@ -157,7 +185,9 @@ impl Fields {
                     None
                 }
             },
-            Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Some(n.as_i64() == Some(1)),
+            Some(Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+                Some(n.as_i64() == Some(1))
+            }
             Some(_) => {
                 self.fail(path, "must be a boolean (true/false or \"True\"/\"False\")");
                 None
@@ -195,7 +225,13 @@ mod tests {
         let e = f.finish().unwrap_err();
         assert_eq!(e.code, -32602);
         let data = e.data.unwrap();
-        for k in ["articles[0].price", "articles[0].quantity", "test", "articles[0].name", "customer.email"] {
+        for k in [
+            "articles[0].price",
+            "articles[0].quantity",
+            "test",
+            "articles[0].name",
+            "customer.email",
+        ] {
             assert!(data.get(k).is_some(), "{k} not named in {data}");
         }
     }

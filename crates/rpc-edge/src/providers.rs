@@ -26,7 +26,12 @@ impl Providers {
     }
 
     /// The adapter of `provider`, or a `-32602` naming the channel when none is built/configured.
-    pub fn get(&self, provider: &str, channel_field: &str, channel_id: &str) -> Result<Client, RpcError> {
+    pub fn get(
+        &self,
+        provider: &str,
+        channel_field: &str,
+        channel_id: &str,
+    ) -> Result<Client, RpcError> {
         self.clients.get(provider).cloned().ok_or_else(|| {
             RpcError::invalid_field(
                 channel_field,
@@ -46,9 +51,9 @@ pub fn status_to_rpc(provider: &str, s: tonic::Status) -> RpcError {
                 _ => RpcError::invalid_field("params", msg),
             }
         }
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
-            RpcError::internal(format!("provider {provider} is unavailable; retry with the same trans_ext_id"))
-        }
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => RpcError::internal(format!(
+            "provider {provider} is unavailable; retry with the same trans_ext_id"
+        )),
         _ => RpcError::internal(format!("provider {provider} failed: {}", s.message())),
     }
 }

@@ -36,9 +36,13 @@ impl Application {
             signature_max_age: settings.edge.signature_max_age_secs,
         };
         let (health, health_svc) = server::grpc_health();
-        health.set_serving::<PaySystemServer<crate::grpc::PaySystemService>>().await;
-        let grpc = tonic::service::Routes::new(PaySystemServer::new(crate::grpc::PaySystemService(api.clone())))
-            .add_service(health_svc);
+        health
+            .set_serving::<PaySystemServer<crate::grpc::PaySystemService>>()
+            .await;
+        let grpc = tonic::service::Routes::new(PaySystemServer::new(
+            crate::grpc::PaySystemService(api.clone()),
+        ))
+        .add_service(health_svc);
         let ready_pool = pool.clone();
         let ready: ReadyCheck = Arc::new(move || {
             let p = ready_pool.clone();
@@ -46,7 +50,13 @@ impl Application {
         });
         let router = server::finish(crate::http::router(api), Some(grpc), ready);
         let listener = server::bind(&settings.edge.listen).await?;
-        Ok(Self { listener, router, settings, pool, shutdown })
+        Ok(Self {
+            listener,
+            router,
+            settings,
+            pool,
+            shutdown,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -59,7 +69,8 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let pool = self.pool.clone();
-        let handler: broker::Handler = Arc::new(move |msg| Box::pin(crate::consumer::handle(pool.clone(), msg)));
+        let handler: broker::Handler =
+            Arc::new(move |msg| Box::pin(crate::consumer::handle(pool.clone(), msg)));
         let consumer = tokio::spawn(broker::consume(
             self.settings.amqp.clone(),
             self.settings.amqp.queue("edge.events"),

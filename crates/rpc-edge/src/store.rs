@@ -58,7 +58,14 @@ fn channel_from(r: &sqlx::postgres::PgRow) -> Channel {
         config: config
             .0
             .into_iter()
-            .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
             .collect(),
     }
 }
@@ -92,7 +99,9 @@ fn order_from(r: &sqlx::postgres::PgRow) -> Order {
         amount_minor: r.get("amount_minor"),
         currency: r.get("currency"),
         fingerprint: r.get("fingerprint"),
-        response: r.get::<Option<sqlx::types::Json<Value>>, _>("response").map(|j| j.0),
+        response: r
+            .get::<Option<sqlx::types::Json<Value>>, _>("response")
+            .map(|j| j.0),
         status: r.get("status"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
@@ -128,16 +137,28 @@ pub async fn insert_or_get_order(pool: &PgPool, o: NewOrder<'_>) -> sqlx::Result
     Ok((false, existing))
 }
 
-pub async fn order(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) -> sqlx::Result<Option<Order>> {
-    let r = sqlx::query(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2"))
-        .bind(merchant_id)
-        .bind(trans_ext_id)
-        .fetch_optional(pool)
-        .await?;
+pub async fn order(
+    pool: &PgPool,
+    merchant_id: &str,
+    trans_ext_id: &str,
+) -> sqlx::Result<Option<Order>> {
+    let r = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(trans_ext_id)
+    .fetch_optional(pool)
+    .await?;
     Ok(r.as_ref().map(order_from))
 }
 
-pub async fn save_response(pool: &PgPool, merchant_id: &str, trans_ext_id: &str, response: &Value, provider_ref: &str) -> sqlx::Result<()> {
+pub async fn save_response(
+    pool: &PgPool,
+    merchant_id: &str,
+    trans_ext_id: &str,
+    response: &Value,
+    provider_ref: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE orders SET response = $3, provider_ref = $4, updated_at = now() WHERE merchant_id = $1 AND trans_ext_id = $2")
         .bind(merchant_id)
         .bind(trans_ext_id)
@@ -159,7 +180,11 @@ pub struct OrderEvent {
     pub occurred_at: String,
 }
 
-pub async fn order_events(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) -> sqlx::Result<Vec<OrderEvent>> {
+pub async fn order_events(
+    pool: &PgPool,
+    merchant_id: &str,
+    trans_ext_id: &str,
+) -> sqlx::Result<Vec<OrderEvent>> {
     let rows = sqlx::query(
         "SELECT kind, amount_minor, currency, sequence, charge_id, failure_reason, occurred_at FROM order_events
          WHERE merchant_id = $1 AND trans_ext_id = $2 ORDER BY occurred_at, sequence",
@@ -185,7 +210,11 @@ pub async fn order_events(pool: &PgPool, merchant_id: &str, trans_ext_id: &str) 
 }
 
 /// Adds or updates a merchant (operator CLI, fixtures, tests).
-pub async fn upsert_merchant<'e>(ex: impl sqlx::PgExecutor<'e>, id: &str, secret: &str) -> sqlx::Result<()> {
+pub async fn upsert_merchant<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    id: &str,
+    secret: &str,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO edge.merchants (id, secret) VALUES ($1, $2)
          ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()",

@@ -10,12 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn report(label: &str, mut lat: Vec<Duration>, wall: Duration) {
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).saturating_sub(1).min(lat.len() - 1)];
+    let pct = |p: f64| {
+        lat[((lat.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(lat.len() - 1)]
+    };
     println!(
         "{label}: {} requests in {:.2}s = {:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         lat.len(),
@@ -40,11 +47,18 @@ async fn main() {
         ])
         .await,
     );
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
 
     // Warm-up: connections, prepared statements, gRPC channel.
     for i in 0..50 {
-        sys.rpc("set_transaction_sync", seed_000_one_time(&format!("warm-{i}"))).await;
+        sys.rpc(
+            "set_transaction_sync",
+            seed_000_one_time(&format!("warm-{i}")),
+        )
+        .await;
     }
 
     println!("phase 1: {requests} set_transaction_sync, concurrency {concurrency}");
@@ -93,8 +107,13 @@ async fn main() {
                     return starts;
                 }
                 let order = format!("bench-{i}");
-                let resp = sys.rpc("set_transaction_sync", seed_000_one_time(&order)).await;
-                let url = resp["result"]["data"]["redirect_url"].as_str().expect("redirect").to_string();
+                let resp = sys
+                    .rpc("set_transaction_sync", seed_000_one_time(&order))
+                    .await;
+                let url = resp["result"]["data"]["redirect_url"]
+                    .as_str()
+                    .expect("redirect")
+                    .to_string();
                 let t = Instant::now();
                 sys.complete(&url, "success").await;
                 starts.push((order, t));
@@ -116,12 +135,18 @@ async fn main() {
     let wall = started.elapsed();
     let mut lat = Vec::new();
     for r in sys.inbox.of("1", "new_payment") {
-        if let Some(t) = r.json["params"]["order_id"].as_str().and_then(|o| starts.get(o)) {
+        if let Some(t) = r.json["params"]["order_id"]
+            .as_str()
+            .and_then(|o| starts.get(o))
+        {
             lat.push(r.at.duration_since(*t));
         }
     }
     if lat.len() < n {
-        println!("  only {} of {n} notifications arrived within the deadline", lat.len());
+        println!(
+            "  only {} of {n} notifications arrived within the deadline",
+            lat.len()
+        );
     }
     if !lat.is_empty() {
         report("notification end-to-end (sandbox callback -> adapter -> outbox -> RabbitMQ -> notifier -> merchant)", lat, wall);
