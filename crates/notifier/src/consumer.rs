@@ -1,0 +1,107 @@
+//! Event consumer: each domain event a merchant should hear about becomes one persisted
+//! notification, created in the same transaction that claims the event id, so a redelivered
+//! event never notifies twice. The delivery worker is woken right after the commit.
+
+use crate::body;
+use crate::store::{self, NewNotification};
+use paysys_platform::broker::{HandleError, Handler, Message};
+use paysys_platform::{events, outbox, signing};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The notifier's queue takes every event; kinds it does not notify are acked and skipped.
+pub const BINDING: &str = "#";
+
+#[derive(Clone)]
+pub struct Consumer {
+    pool: PgPool,
+    wake: Arc<Notify>,
+}
+
+impl Consumer {
+    pub fn new(pool: PgPool, wake: Arc<Notify>) -> Self {
+        Self { pool, wake }
+    }
+
+    /// The handler for `broker::consume`.
+    pub fn handler(self) -> Handler {
+        let me = Arc::new(self);
+        Arc::new(move |msg| {
+            let me = me.clone();
+            Box::pin(async move { me.handle(msg).await })
+        })
+    }
+
+    async fn handle(&self, msg: Message) -> Result<(), HandleError> {
+        let (event_id, event) = events::decode(&msg)?;
+        let Some(method) = body::method_for_kind(&event.kind) else {
+            tracing::info!(kind = %event.kind, %event_id, "event kind is not notified; skipping");
+            return Ok(());
+        };
+        if event.merchant_id.is_empty() {
+            return Err(HandleError::Poison(anyhow::anyhow!(
+                "event {event_id} ({}) has an empty merchant_id",
+                event.kind
+            )));
+        }
+        let mut tx = self.pool.begin().await.map_err(transient)?;
+        if !outbox::claim(&mut tx, event_id).await.map_err(transient)? {
+            tracing::debug!(%event_id, "event already notified; skipping the redelivery");
+            return Ok(());
+        }
+        let endpoint = store::endpoint(&mut *tx, &event.merchant_id)
+            .await
+            .map_err(transient)?;
+        let (body, dead_reason) = match endpoint {
+            None => (None, Some(no_endpoint(&event.merchant_id))),
+            Some(ep) => match signing::decode_whsec(ep.secret.expose_secret()) {
+                Ok(key) => {
+                    let now = chrono::Utc::now().timestamp();
+                    (Some(body::build(&event, method, &key, now)), None)
+                }
+                Err(_) => (None, Some(bad_secret(&event.merchant_id))),
+            },
+        };
+        let notification = NewNotification {
+            id: uuid::Uuid::now_v7(),
+            event_id,
+            merchant_id: &event.merchant_id,
+            method,
+            order_id: &event.order_id,
+            event: &msg.payload,
+            body,
+            dead_reason,
+        };
+        store::insert_notification(&mut tx, &notification)
+            .await
+            .map_err(transient)?;
+        tx.commit().await.map_err(transient)?;
+        match &notification.dead_reason {
+            None => {
+                tracing::info!(id = %notification.id, %event_id, method, "notification queued");
+                self.wake.notify_one();
+            }
+            Some(reason) => {
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "dead")
+                    .increment(1);
+                tracing::warn!(id = %notification.id, %event_id, method, %reason, "notification dead-lettered");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a notification of a merchant without an endpoint is dead (replayable once configured).
+pub fn no_endpoint(merchant_id: &str) -> String {
+    format!("merchant {merchant_id} has no notification URL")
+}
+
+pub fn bad_secret(merchant_id: &str) -> String {
+    format!("merchant {merchant_id} has a notification secret that is not whsec_<base64>")
+}
+
+fn transient(e: sqlx::Error) -> HandleError {
+    HandleError::Transient(e.into())
+}

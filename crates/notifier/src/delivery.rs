@@ -1,0 +1,219 @@
+//! Delivery worker (svix style): a plain loop over the persisted notification log. It leases
+//! due notifications (committed before sending, so a crash mid-delivery only delays a retry),
+//! POSTs each stored body with Standard Webhooks headers, records the attempt, and schedules
+//! the next one or dead-letters the notification.
+
+use crate::body;
+use crate::config::NotifierSettings;
+use crate::consumer::{bad_secret, no_endpoint};
+use crate::schedule;
+use crate::store::{self, AttemptResult, Leased, Next};
+use paysys_platform::{signing, Shutdown};
+use prost::Message as _;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// How much of a failing merchant's answer is kept in `last_error`.
+const ERROR_BODY_CHARS: usize = 200;
+
+pub struct Worker {
+    pool: PgPool,
+    client: reqwest::Client,
+    settings: NotifierSettings,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    pub fn new(
+        pool: PgPool,
+        settings: NotifierSettings,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.request_timeout())
+            // A redirect would turn the POST into a GET elsewhere: count it as a failure.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("PaySystem-Notifier/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            pool,
+            client,
+            settings,
+            wake,
+        })
+    }
+
+    /// Delivers until shutdown, then lets the deliveries in flight finish (each is bounded by
+    /// the request timeout). Dropping this future aborts them instead; their leases expire and
+    /// another worker retries them.
+    pub async fn run(self, shutdown: Shutdown) {
+        let me = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(me.settings.concurrency));
+        let poll = Duration::from_millis(me.settings.poll_ms);
+        let mut in_flight = JoinSet::new();
+        loop {
+            while in_flight.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            let mut maybe_more = false;
+            if free > 0 {
+                match store::lease_due(&me.pool, free, me.settings.lease()).await {
+                    Ok(batch) => {
+                        maybe_more = batch.len() == free;
+                        for leased in batch {
+                            let Ok(permit) = slots.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let me = me.clone();
+                            in_flight.spawn(async move {
+                                me.deliver(leased).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot lease due notifications"),
+                }
+            }
+            if maybe_more && !shutdown.is_triggered() {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                _ = me.wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn deliver(&self, leased: Leased) {
+        if let Err(e) = self.try_deliver(&leased).await {
+            // The lease runs out and the notification is tried again.
+            tracing::warn!(id = %leased.id, error = %format!("{e:#}"), "delivery bookkeeping failed");
+        }
+    }
+
+    async fn try_deliver(&self, leased: &Leased) -> anyhow::Result<()> {
+        let Some(endpoint) = store::endpoint(&self.pool, &leased.merchant_id).await? else {
+            return self.dead(leased, &no_endpoint(&leased.merchant_id)).await;
+        };
+        let Ok(key) = signing::decode_whsec(endpoint.secret.expose_secret()) else {
+            return self.dead(leased, &bad_secret(&leased.merchant_id)).await;
+        };
+        let body = match &leased.body {
+            Some(b) => b.clone(),
+            None => {
+                let event = paysys_proto::Event::decode(leased.event.as_slice())?;
+                let built =
+                    body::build(&event, &leased.method, &key, chrono::Utc::now().timestamp());
+                store::fix_body(&self.pool, leased.id, &built).await?
+            }
+        };
+        let result = self.post(leased, &endpoint.url, &key, body).await;
+        let delivered = result.error.is_none();
+        let failures = leased.attempts.max(0) as usize + 1;
+        let next = if delivered {
+            Next::Delivered
+        } else {
+            match schedule::next_delay(&self.settings.schedule_secs, failures, self.settings.jitter)
+            {
+                Some(d) => Next::RetryIn(d),
+                None => Next::Dead,
+            }
+        };
+        store::record_attempt(&self.pool, leased, &result, next).await?;
+        metrics::histogram!("paysys_notifier_attempt_duration_seconds")
+            .record(result.duration.as_secs_f64());
+        match next {
+            Next::Delivered => {
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "delivered")
+                    .increment(1);
+                let latency = (chrono::Utc::now() - leased.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics::histogram!("paysys_notifier_delivery_latency_seconds")
+                    .record(latency.as_secs_f64());
+                tracing::info!(id = %leased.id, method = %leased.method, attempt = failures, "notification delivered");
+            }
+            Next::RetryIn(d) => {
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "failed")
+                    .increment(1);
+                tracing::warn!(id = %leased.id, attempt = failures, error = result.error.as_deref().unwrap_or(""),
+                    retry_in_s = d.as_secs_f64(), "notification attempt failed");
+            }
+            Next::Dead => {
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "failed")
+                    .increment(1);
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "dead")
+                    .increment(1);
+                tracing::warn!(id = %leased.id, attempt = failures, error = result.error.as_deref().unwrap_or(""),
+                    "notification dead-lettered after its last attempt");
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead(&self, leased: &Leased, reason: &str) -> anyhow::Result<()> {
+        store::mark_dead(&self.pool, leased, reason).await?;
+        metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "dead").increment(1);
+        tracing::warn!(id = %leased.id, %reason, "notification dead-lettered");
+        Ok(())
+    }
+
+    /// One HTTP attempt. The URL is never logged or recorded: merchants put tokens in it.
+    async fn post(&self, leased: &Leased, url: &str, key: &[u8], body: String) -> AttemptResult {
+        let id = leased.id.to_string();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = signing::standard_webhooks_signature(key, &id, timestamp, body.as_bytes());
+        let start = Instant::now();
+        let sent = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        let (http_status, error) = match sent {
+            Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
+            Ok(mut resp) => {
+                let status = resp.status();
+                let head = match resp.chunk().await {
+                    Ok(Some(bytes)) => String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(ERROR_BODY_CHARS)
+                        .collect::<String>(),
+                    _ => String::new(),
+                };
+                let error = if head.trim().is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status}: {}", head.trim())
+                };
+                (Some(status.as_u16()), Some(error))
+            }
+            Err(e) if e.is_timeout() => (
+                None,
+                Some(format!(
+                    "no answer within {} ms",
+                    self.settings.request_timeout_ms
+                )),
+            ),
+            Err(e) => (
+                None,
+                Some(format!("{:#}", anyhow::Error::from(e.without_url()))),
+            ),
+        };
+        AttemptResult {
+            http_status,
+            error,
+            duration: start.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Wiring: database and migrations, the event consumer, the delivery worker and the
+//! HTTP+gRPC server (health, readiness, metrics, `Notifier`), all stopped by one Shutdown.
+
+use crate::config::Settings;
+use crate::consumer::{self, Consumer};
+use crate::delivery::Worker;
+use crate::grpc::NotifierService;
+use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::{broker, db, Shutdown};
+use paysys_proto::notifier_server::NotifierServer;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/notifier");
+
+pub struct Application {
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    port: u16,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Application> {
+        settings
+            .notifier
+            .validate()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        let pool = db::connect(&settings.database, "notifier").await?;
+        db::migrate(&pool, &MIGRATOR).await?;
+        let listener = server::bind(&settings.notifier.listen).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Application {
+            settings,
+            pool,
+            listener,
+            port,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The notifier's database pool (schema `notifier`), e.g. for tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Serves and delivers until the Shutdown is triggered. Every task lives in this future:
+    /// dropping it (a crash, in tests) stops them all at once.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            settings,
+            pool,
+            listener,
+            shutdown,
+            ..
+        } = self;
+        let wake = Arc::new(Notify::new());
+
+        let (health, health_service) = server::grpc_health();
+        health
+            .set_serving::<NotifierServer<NotifierService>>()
+            .await;
+        let grpc = tonic::service::Routes::new(NotifierServer::new(NotifierService::new(
+            pool.clone(),
+            wake.clone(),
+        )))
+        .add_service(health_service);
+        let ready_pool = pool.clone();
+        let ready: ReadyCheck = Arc::new(move || {
+            let pool = ready_pool.clone();
+            Box::pin(async move { db::ping(&pool).await })
+        });
+        let router = server::finish(axum::Router::new(), Some(grpc), ready);
+
+        let worker = Worker::new(pool.clone(), settings.notifier.clone(), wake.clone())?;
+        let handler = Consumer::new(pool, wake).handler();
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(server::serve(listener, router, shutdown.clone()));
+        tasks.spawn(run_and_ok(broker::consume(
+            settings.amqp.clone(),
+            settings.amqp.queue("notifier.events"),
+            vec![consumer::BINDING.to_string()],
+            handler,
+            shutdown.clone(),
+        )));
+        tasks.spawn(run_and_ok(worker.run(shutdown.clone())));
+
+        let mut result = Ok(());
+        while let Some(done) = tasks.join_next().await {
+            let outcome = done.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = outcome {
+                // One part failing stops the rest: a half-running notifier is worse than a restart.
+                shutdown.trigger();
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+}
+
+async fn run_and_ok(task: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    task.await;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The notifier schema: merchants' endpoints, the notification log and its attempts. Every
+//! statement the service runs lives here.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Where and how a merchant is notified.
+pub struct Endpoint {
+    pub url: String,
+    /// `whsec_<base64>`: signs both `params.signature` and the Standard Webhooks header.
+    pub secret: SecretString,
+}
+
+/// Sets a merchant's notification URL and secret (the operator CLI does the same in SQL).
+pub async fn upsert_endpoint(
+    pool: &PgPool,
+    merchant_id: &str,
+    url: &str,
+    secret: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO endpoints (merchant_id, url, secret) VALUES ($1, $2, $3)
+         ON CONFLICT (merchant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
+    )
+    .bind(merchant_id)
+    .bind(url)
+    .bind(secret)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn endpoint<'e>(
+    ex: impl PgExecutor<'e>,
+    merchant_id: &str,
+) -> sqlx::Result<Option<Endpoint>> {
+    let row = sqlx::query("SELECT url, secret FROM endpoints WHERE merchant_id = $1")
+        .bind(merchant_id)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map(|r| Endpoint {
+        url: r.get("url"),
+        secret: SecretString::from(r.get::<String, _>("secret")),
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Delivered => "delivered",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "delivered" => Some(Status::Delivered),
+            "dead" => Some(Status::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A notification as the consumer creates it.
+pub struct NewNotification<'a> {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub merchant_id: &'a str,
+    pub method: &'a str,
+    pub order_id: &'a str,
+    pub event: &'a [u8],
+    pub body: Option<String>,
+    /// Pending (due at once), or dead with the reason when it cannot be sent yet.
+    pub dead_reason: Option<String>,
+}
+
+/// Inserts unless the event already has a notification; true when inserted.
+pub async fn insert_notification(
+    tx: &mut Transaction<'_, Postgres>,
+    n: &NewNotification<'_>,
+) -> sqlx::Result<bool> {
+    let status = if n.dead_reason.is_some() {
+        Status::Dead
+    } else {
+        Status::Pending
+    };
+    let r = sqlx::query(
+        "INSERT INTO notifications
+           (id, event_id, merchant_id, method, order_id, event, body, status, next_attempt_at, last_error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'pending' THEN now() END, $9)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(n.id)
+    .bind(n.event_id)
+    .bind(n.merchant_id)
+    .bind(n.method)
+    .bind(n.order_id)
+    .bind(n.event)
+    .bind(n.body.as_deref())
+    .bind(status.as_str())
+    .bind(n.dead_reason.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A due notification this worker holds until its lease runs out.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub id: Uuid,
+    pub merchant_id: String,
+    pub method: String,
+    pub event: Vec<u8>,
+    pub body: Option<String>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Takes up to `limit` due pending notifications and pushes their next_attempt_at past `lease`,
+/// committed before anything is sent: a worker that dies mid-delivery leaves them due again
+/// once the lease ends, and other workers skip them meanwhile.
+pub async fn lease_due(pool: &PgPool, limit: usize, lease: Duration) -> sqlx::Result<Vec<Leased>> {
+    let rows = sqlx::query(
+        "WITH due AS (
+             SELECT id FROM notifications
+             WHERE status = 'pending' AND next_attempt_at <= now()
+             ORDER BY next_attempt_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         UPDATE notifications n
+         SET next_attempt_at = now() + make_interval(secs => $2)
+         FROM due WHERE n.id = due.id
+         RETURNING n.id, n.merchant_id, n.method, n.event, n.body, n.attempts, n.created_at",
+    )
+    .bind(limit as i64)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Leased {
+            id: r.get("id"),
+            merchant_id: r.get("merchant_id"),
+            method: r.get("method"),
+            event: r.get("event"),
+            body: r.get("body"),
+            attempts: r.get("attempts"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// Fixes the body of a notification created before its merchant had an endpoint; returns the
+/// body that will be sent (an earlier one wins, so every attempt sends the same bytes).
+pub async fn fix_body(pool: &PgPool, id: Uuid, body: &str) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "UPDATE notifications SET body = COALESCE(body, $2) WHERE id = $1 RETURNING body",
+    )
+    .bind(id)
+    .bind(body)
+    .fetch_one(pool)
+    .await
+}
+
+/// What one HTTP attempt got.
+#[derive(Debug)]
+pub struct AttemptResult {
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+/// What happens to the notification after an attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum Next {
+    Delivered,
+    RetryIn(Duration),
+    Dead,
+}
+
+/// Records the attempt and moves the notification on, in one transaction. The update applies
+/// only if nobody replayed or re-leased the notification meanwhile (same attempts count).
+pub async fn record_attempt(
+    pool: &PgPool,
+    leased: &Leased,
+    result: &AttemptResult,
+    next: Next,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO attempts (notification_id, attempt_no, http_status, error, duration_ms)
+         VALUES ($1, (SELECT count(*) + 1 FROM attempts WHERE notification_id = $1), $2, $3, $4)",
+    )
+    .bind(leased.id)
+    .bind(result.http_status.map(i32::from))
+    .bind(result.error.as_deref())
+    .bind(result.duration.as_millis() as i64)
+    .execute(&mut *tx)
+    .await?;
+    let (status, delay) = match next {
+        Next::Delivered => (Status::Delivered, None),
+        Next::RetryIn(d) => (Status::Pending, Some(d.as_secs_f64())),
+        Next::Dead => (Status::Dead, None),
+    };
+    sqlx::query(
+        "UPDATE notifications SET
+           status = $3,
+           attempts = attempts + 1,
+           next_attempt_at = now() + make_interval(secs => $4),
+           last_error = CASE WHEN $3 = 'delivered' THEN last_error ELSE $5 END,
+           delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
+         WHERE id = $1 AND status = 'pending' AND attempts = $2",
+    )
+    .bind(leased.id)
+    .bind(leased.attempts)
+    .bind(status.as_str())
+    .bind(delay)
+    .bind(result.error.as_deref())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Dead-letters a notification that cannot be sent at all (no endpoint, unusable secret).
+pub async fn mark_dead(pool: &PgPool, leased: &Leased, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notifications SET status = 'dead', next_attempt_at = NULL, last_error = $3
+         WHERE id = $1 AND status = 'pending' AND attempts = $2",
+    )
+    .bind(leased.id)
+    .bind(leased.attempts)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// One line of the delivery log.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub merchant_id: String,
+    pub method: String,
+    pub order_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest `limit` notifications, optionally of one merchant and/or one status.
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: Option<&str>,
+    status: Option<Status>,
+    limit: i64,
+) -> sqlx::Result<Vec<Delivery>> {
+    let rows = sqlx::query(
+        "SELECT id, merchant_id, method, order_id, status, attempts, next_attempt_at, last_error, created_at
+         FROM notifications
+         WHERE ($1::text IS NULL OR merchant_id = $1) AND ($2::text IS NULL OR status = $2)
+         ORDER BY created_at DESC, id DESC
+         LIMIT $3",
+    )
+    .bind(merchant_id)
+    .bind(status.map(Status::as_str))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Delivery {
+            id: r.get("id"),
+            merchant_id: r.get("merchant_id"),
+            method: r.get("method"),
+            order_id: r.get("order_id"),
+            status: r.get("status"),
+            attempts: r.get("attempts"),
+            next_attempt_at: r.get("next_attempt_at"),
+            last_error: r.get("last_error"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// Makes a notification due at once with a fresh schedule, whatever its status; false when
+/// there is no such notification.
+pub async fn replay(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE notifications
+         SET status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
