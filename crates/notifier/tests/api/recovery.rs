@@ -1,0 +1,60 @@
+//! A notifier that dies while a merchant is answering loses nothing: the lease taken before the
+//! POST keeps other notifiers off the delivery in flight, then makes it due again, and the
+//! surviving notifier delivers it.
+
+use crate::helpers::*;
+use paysys_platform::events;
+
+#[tokio::test]
+async fn a_notifier_killed_mid_delivery_loses_nothing() {
+    // Short request timeout and lease margin keep the lease (and this test) short.
+    let opts = Options {
+        request_timeout_ms: 5000,
+        lease_margin_ms: 500,
+        ..Options::default()
+    };
+    let mut first = spawn_app(&opts).await;
+    let merchant = Merchant::start(vec![Reply::Hang], Reply::Status(200)).await;
+    first.configure_merchant(MERCHANT, &merchant.url).await;
+
+    first
+        .publish(&event(events::SUBSCRIPTION_STARTED, "order-crash"))
+        .await;
+    merchant.wait_for(1).await;
+
+    // A second notifier on the same database and queue leaves the leased delivery alone, and the
+    // first does not send it again while it waits (several poll intervals pass).
+    let second = spawn_app_on(first.env.clone(), &opts).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        merchant.received().len(),
+        1,
+        "no second POST during the lease"
+    );
+
+    // Crash: every task of the notifier is dropped with the request in flight.
+    first.handle.abort();
+    assert!((&mut first.handle).await.unwrap_err().is_cancelled());
+    let leased = first
+        .notification("order-crash")
+        .await
+        .expect("notification");
+    assert_eq!(leased.status, "pending");
+    assert_eq!(
+        leased.attempts, 0,
+        "the interrupted attempt was never recorded"
+    );
+
+    let delivered = second.wait_for_status("order-crash", "delivered").await;
+
+    let got = merchant.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(delivered.id, leased.id);
+    assert!(got.iter().all(|r| r.header("webhook-id") == leased.id));
+    assert_eq!(got[0].body, got[1].body, "the retry sends the same bytes");
+    assert_eq!(
+        second.attempt_statuses(&delivered.id).await,
+        vec![Some(200)]
+    );
+    second.stop().await;
+}
