@@ -1,0 +1,116 @@
+//! Turns charge events (queue `ledger.events`) into the books: one transaction per event holds
+//! the inbox claim and either the posted transfer or the recorded failure, so a redelivery, a
+//! duplicate or a replay under a new event id changes nothing.
+
+use crate::charge::{Charge, Outcome};
+use crate::domain::{self, FeeBps};
+use crate::store;
+use paysys_platform::broker::{HandleError, Handler, Message};
+use paysys_platform::events::decode;
+use paysys_platform::outbox::claim;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+/// Database errors are retried, except integrity violations (class 23: a CHECK, the balance
+/// trigger), which would fail the same way every time.
+fn db_error(e: sqlx::Error) -> HandleError {
+    let deterministic = matches!(&e, sqlx::Error::Database(d)
+        if d.code().is_some_and(|c| c.starts_with("23")));
+    let e = anyhow::Error::from(e).context("ledger database");
+    if deterministic {
+        HandleError::Poison(e)
+    } else {
+        HandleError::Transient(e)
+    }
+}
+
+fn poison(e: impl Into<anyhow::Error>) -> HandleError {
+    HandleError::Poison(e.into())
+}
+
+#[derive(Clone)]
+pub struct Consumer {
+    pool: PgPool,
+    fee_bps: FeeBps,
+}
+
+impl Consumer {
+    pub fn new(pool: PgPool, fee_bps: FeeBps) -> Self {
+        Self { pool, fee_bps }
+    }
+
+    pub fn handler(self) -> Handler {
+        Arc::new(move |msg| {
+            let me = self.clone();
+            Box::pin(async move { me.handle(msg).await })
+        })
+    }
+
+    pub async fn handle(&self, msg: Message) -> Result<(), HandleError> {
+        let (event_id, event) = decode(&msg)?;
+        let Some(charge) = Charge::from_event(&event).map_err(poison)? else {
+            tracing::debug!(kind = %event.kind, "not a charge; ignored");
+            return Ok(());
+        };
+        // Computed before the transaction: an amount the books cannot hold is poison, not a retry.
+        let transfer = match charge.outcome {
+            Outcome::Succeeded => Some(
+                domain::transfer_lines(
+                    charge.amount_minor,
+                    self.fee_bps,
+                    &charge.provider,
+                    &charge.merchant_id,
+                )
+                .map_err(poison)?,
+            ),
+            Outcome::Failed => None,
+        };
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !claim(&mut tx, event_id).await.map_err(db_error)? {
+            metrics::counter!("paysys_ledger_events_total", "result" => "redelivered").increment(1);
+            return Ok(());
+        }
+        let result = match transfer {
+            Some(transfer) => {
+                match store::post_transfer(&mut tx, event_id, &charge, &transfer)
+                    .await
+                    .map_err(db_error)?
+                {
+                    Some(transfer_id) => {
+                        if !store::is_balanced(&mut tx, transfer_id)
+                            .await
+                            .map_err(db_error)?
+                        {
+                            // A bug, not bad input: dead-letter the event so it can be replayed
+                            // after the fix; the rollback leaves the books untouched.
+                            return Err(poison(anyhow::anyhow!(
+                                "transfer {transfer_id} of charge {}:{} would be unbalanced",
+                                charge.provider,
+                                charge.charge_id
+                            )));
+                        }
+                        "posted"
+                    }
+                    None => "duplicate_charge",
+                }
+            }
+            None => {
+                store::record_failure(&mut tx, event_id, &charge)
+                    .await
+                    .map_err(db_error)?;
+                "failed_recorded"
+            }
+        };
+        tx.commit().await.map_err(db_error)?;
+        tracing::info!(
+            %event_id,
+            merchant_id = %charge.merchant_id,
+            order_id = %charge.order_id,
+            charge_id = %charge.charge_id,
+            result,
+            "charge event applied"
+        );
+        metrics::counter!("paysys_ledger_events_total", "result" => result).increment(1);
+        Ok(())
+    }
+}

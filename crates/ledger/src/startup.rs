@@ -1,0 +1,89 @@
+//! Wiring: database (schema `ledger`) and migrations, the charge-event consumer and the
+//! HTTP+gRPC server (health, readiness, metrics, `Ledger`), all stopped by one Shutdown.
+
+use crate::config::Settings;
+use crate::consumer::Consumer;
+use crate::grpc::LedgerService;
+use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::{broker, db, Shutdown};
+use paysys_proto::ledger_server::LedgerServer;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/ledger");
+
+pub struct Application {
+    settings: Settings,
+    pool: PgPool,
+    listener: TcpListener,
+    port: u16,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Application> {
+        let pool = db::connect(&settings.database, "ledger").await?;
+        db::migrate(&pool, &MIGRATOR).await?;
+        let listener = server::bind(&settings.ledger.listen).await?;
+        let port = listener.local_addr()?.port();
+        Ok(Application {
+            settings,
+            pool,
+            listener,
+            port,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The ledger's database pool (schema `ledger`), e.g. for tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Serves and consumes until the Shutdown is triggered, then returns once both stopped.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            settings,
+            pool,
+            listener,
+            shutdown,
+            port,
+        } = self;
+        let (health, health_service) = server::grpc_health();
+        health.set_serving::<LedgerServer<LedgerService>>().await;
+        let grpc = tonic::service::Routes::new(LedgerServer::new(LedgerService::new(pool.clone())))
+            .add_service(health_service);
+        let ready_pool = pool.clone();
+        let ready: ReadyCheck = Arc::new(move || {
+            let pool = ready_pool.clone();
+            Box::pin(async move { db::ping(&pool).await })
+        });
+        let router = server::finish(axum::Router::new(), Some(grpc), ready);
+
+        let consumer = tokio::spawn(broker::consume(
+            settings.amqp.clone(),
+            settings.amqp.queue("ledger.events"),
+            crate::charge::BINDINGS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+            Consumer::new(pool, settings.ledger.fee_bps).handler(),
+            shutdown.clone(),
+        ));
+        tracing::info!(
+            port,
+            fee_bps = settings.ledger.fee_bps.get(),
+            "ledger listening"
+        );
+        let served = server::serve(listener, router, shutdown.clone()).await;
+        // The server failing (or stopping) stops the consumer too.
+        shutdown.trigger();
+        consumer.await?;
+        served
+    }
+}
