@@ -1,0 +1,107 @@
+//! A successful one-time payment becomes exactly one balanced transfer, however many times and
+//! under however many event ids the provider's charge arrives.
+
+use crate::helpers::{payment, pln, spawn_app};
+
+#[tokio::test]
+async fn a_one_time_payment_posts_one_balanced_transfer() {
+    let app = spawn_app().await;
+
+    app.publish(&[payment("1", "order-1", "1000014896266637", 1000)])
+        .await;
+
+    let charges = app.wait_statement("1", 1).await;
+    assert_eq!(charges.len(), 1);
+    let c = &charges[0];
+    assert_eq!(
+        (
+            c.order_id.as_str(),
+            c.amount,
+            c.currency.as_str(),
+            c.kind.as_str()
+        ),
+        ("order-1", 1000, "PLN", "one_time")
+    );
+    assert_eq!(
+        (c.sequence, c.provider.as_str(), c.status.as_str()),
+        (0, "mobiltek", "posted")
+    );
+    assert_eq!(c.charge_id, "1000014896266637");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&c.occurred_at).is_ok(),
+        "{}",
+        c.occurred_at
+    );
+
+    let balances = app.balances("1").await;
+    assert_eq!(balances.len(), 3, "{balances:?}");
+    assert_eq!(balances[&pln("provider_receivable:mobiltek")], 1000);
+    assert_eq!(balances[&pln("merchant_payable:1")], 970);
+    assert_eq!(balances[&pln("platform_fee_revenue")], 30);
+    assert_eq!(app.totals().await["PLN"], (1000, 1000));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_charge_posts_once_however_often_it_is_delivered() {
+    let app = spawn_app().await;
+    let original = payment("1", "order-1", "1000014896266637", 1000);
+    // The provider re-notified: the adapter published the same charge under a new event id.
+    let replayed = payment("1", "order-1", "1000014896266637", 1000);
+    // Another provider may use the same number for a charge of its own: a different charge.
+    let elsewhere = paysys_proto::Event {
+        provider: "teleaudio".into(),
+        ..payment("1", "order-2", "1000014896266637", 500)
+    };
+
+    app.publish(&[
+        original.clone(),
+        original.clone(),
+        replayed.clone(),
+        elsewhere.clone(),
+    ])
+    .await;
+    app.wait_consumed(&original).await;
+    app.wait_consumed(&replayed).await;
+    app.wait_consumed(&elsewhere).await;
+
+    let charges = app.statement("1").await;
+    let orders: Vec<&str> = charges.iter().map(|c| c.order_id.as_str()).collect();
+    assert_eq!(orders, ["order-1", "order-2"], "{charges:?}");
+    let balances = app.balances("1").await;
+    assert_eq!(balances[&pln("provider_receivable:mobiltek")], 1000);
+    assert_eq!(balances[&pln("provider_receivable:teleaudio")], 500);
+    assert_eq!(balances[&pln("merchant_payable:1")], 970 + 485);
+    assert_eq!(balances[&pln("platform_fee_revenue")], 30 + 15);
+    assert_eq!(app.totals().await["PLN"], (1500, 1500));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_database_refuses_an_unbalanced_transfer() {
+    let app = spawn_app().await;
+    let mut tx = app.pool.begin().await.expect("begin");
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO transfers (id, event_id, charge_id, provider, merchant_id, order_id, channel_id,
+                                kind, sequence, amount_minor, fee_minor, currency, occurred_at)
+         VALUES ($1, $1, 'c-1', 'mobiltek', '1', 'o-1', '18912', 'one_time', 0, 1000, 30, 'PLN', now())",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .expect("insert transfer");
+    // The fee line is missing: 1000 debited, 970 credited.
+    sqlx::query(
+        "INSERT INTO entries (transfer_id, account, debit, credit, currency) VALUES
+         ($1, 'provider_receivable:mobiltek', 1000, 0, 'PLN'), ($1, 'merchant_payable:1', 0, 970, 'PLN')",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .expect("insert entries");
+    let err = tx.commit().await.expect_err("the commit is refused");
+    assert!(err.to_string().contains("unbalanced"), "{err}");
+    assert!(app.totals().await.is_empty());
+    app.stop().await;
+}
