@@ -2,6 +2,7 @@
 //! 1. `set_transaction_sync` at the edge, through the Mobiltek adapter, with concurrency.
 //! 2. Provider notifications through to merchant delivery: the sandbox completes payments, and
 //!    we time each until the merchant received its `new_payment`.
+//!
 //! Prints throughput and p50/p99 latency. A benchmark, not a test: it asserts nothing.
 
 use paysys_tests::{seed_000_one_time, spawn_system_with};

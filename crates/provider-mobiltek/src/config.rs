@@ -1,0 +1,47 @@
+//! provider-mobiltek settings: the shared sections plus `[mobiltek]`.
+
+use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub telemetry: TelemetrySettings,
+    pub mobiltek: MobiltekSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MobiltekSettings {
+    pub listen: String,
+    /// Mobiltek's base URL: `{base_url}/ppe` and `{base_url}/unsubscribe`.
+    pub base_url: String,
+    /// Key of every hash exchanged with Mobiltek.
+    pub secret: SecretString,
+    pub default_service_id: String,
+    pub request_timeout_ms: u64,
+}
+
+impl MobiltekSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        match url::Url::parse(&self.base_url) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => {
+                return Err(format!(
+                    "mobiltek.base_url must be an http(s) URL, got {:?}",
+                    self.base_url
+                ))
+            }
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {
+            return Err("mobiltek.secret must be at least 8 characters".into());
+        }
+        if self.default_service_id.is_empty()
+            || !self.default_service_id.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err("mobiltek.default_service_id must be digits".into());
+        }
+        Ok(())
+    }
+}

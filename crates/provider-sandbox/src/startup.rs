@@ -1,0 +1,57 @@
+//! Builds the sandbox: the simulated providers' routes and the control endpoints on one port.
+
+use crate::config::Settings;
+use crate::{control, mobiltek, App};
+use axum::routing::{get, post};
+use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::Shutdown;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let app = App {
+            settings: Arc::new(settings.sandbox.clone()),
+            state: Default::default(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()?,
+        };
+        let routes = axum::Router::new()
+            .route("/mobiltek/ppe", get(mobiltek::ppe_page))
+            .route("/mobiltek/unsubscribe", post(mobiltek::unsubscribe))
+            .route("/_sandbox/complete", post(control::complete))
+            .route("/_sandbox/clock/advance", post(control::advance))
+            .route("/_sandbox/faults", post(control::faults))
+            .route("/_sandbox/sms", get(control::sms))
+            .route("/_sandbox/state", get(control::dump))
+            .route(
+                "/_sandbox/merchants/{id}/notifications",
+                post(control::inbox_post).get(control::inbox_get),
+            )
+            .with_state(app);
+        let ready: ReadyCheck = Arc::new(|| Box::pin(async { true }));
+        let router = server::finish(routes, None, ready);
+        let listener = server::bind(&settings.sandbox.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(port = self.port(), "provider-sandbox listening");
+        server::serve(self.listener, self.router, self.shutdown).await
+    }
+}
