@@ -115,6 +115,8 @@ pub struct TestSystem {
     pub sandbox_url: String,
     pub ledger_url: String,
     pub notifier_url: String,
+    /// provider-mobiltek's HTTP+gRPC address (its notification endpoint is `/mobiltek/notify`).
+    pub mobiltek_url: String,
     pub inbox: MerchantInbox,
     pub http: reqwest::Client,
     pub edge_pool: sqlx::PgPool,
@@ -303,6 +305,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         sandbox_url,
         ledger_url,
         notifier_url,
+        mobiltek_url: format!("http://127.0.0.1:{mobiltek_port}"),
         inbox,
         http: reqwest::Client::new(),
         edge_pool,

@@ -52,7 +52,7 @@ pub fn status_to_rpc(provider: &str, s: tonic::Status) -> RpcError {
             }
         }
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => RpcError::internal(format!(
-            "provider {provider} is unavailable; retry with the same trans_ext_id"
+            "provider {provider} is unavailable; retrying the same request is safe"
         )),
         _ => RpcError::internal(format!("provider {provider} failed: {}", s.message())),
     }
