@@ -63,7 +63,7 @@ PaySystem is up.
   provider-mobiltek  127.0.0.1:8101           gRPC PaymentProvider + POST /mobiltek/notify
   notifier           127.0.0.1:8110           gRPC Notifier (delivery log, replay)
   ledger             127.0.0.1:8111           gRPC Ledger (balances, statements)
-  PostgreSQL         $DB_URL (schemas edge, mobiltek, notifier, ledger)
+  PostgreSQL         ${DB_URL##*@} (schemas edge, mobiltek, notifier, ledger)
   RabbitMQ           amqp://127.0.0.1:5672 exchange paysys.events
   logs               $RUN/logs/   stop with: make down
   fixtures           merchants 1, 34801, 19, demo (secrets in README); channels 18912, 18913, 9041, 100
