@@ -7,7 +7,7 @@ use crate::wire;
 use paysys_platform::money::{Currency, Money};
 use paysys_proto::payment_provider_server::PaymentProvider;
 use paysys_proto::{
-    OrderKind, StartRequest, StartResponse, UnsubscribeRequest, UnsubscribeResponse,
+    ConfirmRequest, ConfirmResponse, OrderKind, StartRequest, StartResponse, UnsubscribeRequest, UnsubscribeResponse,
 };
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -187,5 +187,10 @@ impl PaymentProvider for MobiltekProvider {
             provider_answer: answer,
             ok,
         }))
+    }
+
+    /// Mobiltek confirms on its own page (phone, PIN); there is no code to confirm through us.
+    async fn confirm(&self, _req: Request<ConfirmRequest>) -> Result<Response<ConfirmResponse>, Status> {
+        Err(Status::unimplemented("Mobiltek payments are confirmed on Mobiltek's page"))
     }
 }

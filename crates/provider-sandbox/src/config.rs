@@ -10,7 +10,8 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
 }
 
-/// Subscription terms Mobiltek keeps per service (seed 000: "configured by Mobiltek").
+/// Subscription terms a carrier-billing provider keeps per service (seeds 000 and 001:
+/// "configured by Mobiltek/Teleaudio").
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct ServiceTerms {
     pub period_secs: u64,
@@ -26,4 +27,9 @@ pub struct SandboxSettings {
     pub mobiltek_default_period_secs: u64,
     #[serde(default)]
     pub mobiltek_services: BTreeMap<String, ServiceTerms>,
+    pub teleaudio_notify_url: String,
+    pub teleaudio_secret: String,
+    pub teleaudio_default_period_secs: u64,
+    #[serde(default)]
+    pub teleaudio_services: BTreeMap<String, ServiceTerms>,
 }

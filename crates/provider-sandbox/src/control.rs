@@ -2,7 +2,7 @@
 //! the clock, set faults, read SMS; plus a merchant inbox that records notifications.
 
 use crate::state::{Fault, InboxEntry, PROVIDERS};
-use crate::{mobiltek, App};
+use crate::{mobiltek, teleaudio, App};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,11 +52,26 @@ pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Respons
     let Ok(url) = url::Url::parse(&c.redirect_url) else {
         return bad("redirect_url", "not a URL");
     };
+    if let Some(id) = url
+        .path()
+        .strip_suffix('/')
+        .unwrap_or(url.path())
+        .rsplit_once("/teleaudio/confirm/")
+        .map(|(_, id)| id.to_string())
+    {
+        let callbacks = {
+            let mut state = app.state.lock().await;
+            match teleaudio::complete(&mut state, &id, success, charges_fail) {
+                Ok(c) => c,
+                Err(e) => return bad("redirect_url", e),
+            }
+        };
+        let sent = app.deliver_teleaudio(callbacks).await;
+        return Json(json!({"ok": true, "provider": "teleaudio", "notifications": sent}))
+            .into_response();
+    }
     if !url.path().ends_with("/mobiltek/ppe") {
-        return bad(
-            "redirect_url",
-            "not a redirect URL of a simulated provider (expected .../mobiltek/ppe?...)",
-        );
+        return bad("redirect_url", "not a redirect URL of a simulated provider (.../mobiltek/ppe?... or .../teleaudio/confirm/...)");
     }
     let query = url.query().unwrap_or("").to_string();
     let notifications = {
@@ -84,14 +99,18 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     if a.seconds < 0 || a.seconds > 10 * 365 * 86_400 {
         return bad("seconds", "must be between 0 and ten years");
     }
-    let (now, due) = {
+    let (now, due, tele_due) = {
         let mut state = app.state.lock().await;
         state.clock_offset += a.seconds;
         let due = mobiltek::due_charges(&mut state);
-        (state.now(), due)
+        let mut tele = teleaudio::due_charges(&mut state);
+        tele.sort_by_key(|(at, _)| *at);
+        (state.now(), due, tele)
     };
-    let count = due.len();
+    let count = due.len() + tele_due.len();
     app.deliver_mobiltek(due).await;
+    app.deliver_teleaudio(tele_due.into_iter().map(|(_, c)| c).collect())
+        .await;
     Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count})).into_response()
 }
 
@@ -150,6 +169,10 @@ pub async fn dump(State(app): State<App>) -> Response {
         "now": state.now().to_rfc3339(),
         "faults": state.faults,
         "mobiltek": {"transactions": state.mobiltek.transactions.values().collect::<Vec<_>>()},
+        "teleaudio": {
+            "subscriptions": state.teleaudio.subscriptions.values().collect::<Vec<_>>(),
+            "webbilling": state.teleaudio.webbilling.values().collect::<Vec<_>>(),
+        },
     }))
     .into_response()
 }

@@ -1,6 +1,6 @@
-//! provider-sandbox: faithful simulators of the payment providers (one module each; Mobiltek
-//! now), calling the adapters back like the real providers do, plus the `/_sandbox` control
+//! provider-sandbox: faithful simulators of the payment providers (one module each), calling the adapters back like the real providers do, plus the `/_sandbox` control
 //! endpoints of DESIGN section 7 and a merchant inbox for demos. Never used in production.
+//! Mobiltek and Teleaudio are simulated.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -8,6 +8,7 @@ pub mod control;
 pub mod mobiltek;
 pub mod startup;
 pub mod state;
+pub mod teleaudio;
 
 pub use config::Settings;
 pub use startup::Application;
@@ -67,10 +68,45 @@ impl App {
         sent
     }
 
+    /// Signs (X-Teleaudio-Signature) and POSTs Teleaudio callbacks to the adapter, in order.
+    pub async fn deliver_teleaudio(&self, callbacks: Vec<serde_json::Value>) -> Vec<String> {
+        let copies = if self.state.lock().await.fault("teleaudio") == Fault::DuplicateCallbacks {
+            2
+        } else {
+            1
+        };
+        let mut sent = Vec::new();
+        for cb in callbacks {
+            let body = cb.to_string();
+            let sig = paysys_platform::signing::hmac_sha256_hex(
+                self.settings.teleaudio_secret.as_bytes(),
+                body.as_bytes(),
+            );
+            let kind = cb["type"].as_str().unwrap_or("").to_string();
+            for _ in 0..copies {
+                let req = || {
+                    self.http
+                        .post(&self.settings.teleaudio_notify_url)
+                        .header("content-type", "application/json")
+                        .header("x-teleaudio-signature", sig.clone())
+                        .body(body.clone())
+                };
+                self.send_with_retries(req, &kind).await;
+            }
+            sent.push(kind);
+        }
+        sent
+    }
+
     async fn post_with_retries(&self, url: &str, form: &[(&str, String)], kind: &str) {
+        self.send_with_retries(|| self.http.post(url).form(form), kind)
+            .await
+    }
+
+    async fn send_with_retries(&self, req: impl Fn() -> reqwest::RequestBuilder, kind: &str) {
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=5 {
-            match self.http.post(url).form(form).send().await {
+            match req().send().await {
                 Ok(r) if r.status().is_success() => return,
                 Ok(r) if r.status().is_client_error() => {
                     tracing::warn!(status = %r.status(), kind, "adapter refused a notification");

@@ -1,7 +1,7 @@
 //! Builds the sandbox: the simulated providers' routes and the control endpoints on one port.
 
 use crate::config::Settings;
-use crate::{control, mobiltek, App};
+use crate::{control, mobiltek, teleaudio, App};
 use axum::routing::{get, post};
 use paysys_platform::server::{self, ReadyCheck};
 use paysys_platform::Shutdown;
@@ -26,6 +26,20 @@ impl Application {
         let routes = axum::Router::new()
             .route("/mobiltek/ppe", get(mobiltek::ppe_page))
             .route("/mobiltek/unsubscribe", post(mobiltek::unsubscribe))
+            .route(
+                "/teleaudio/subscriptions",
+                post(teleaudio::create_subscription),
+            )
+            .route(
+                "/teleaudio/subscriptions/{id}/cancel",
+                post(teleaudio::cancel_subscription),
+            )
+            .route("/teleaudio/confirm/{id}", get(teleaudio::confirm_page))
+            .route("/teleaudio/webbilling", post(teleaudio::start_webbilling))
+            .route(
+                "/teleaudio/webbilling/{id}/confirm",
+                post(teleaudio::confirm_webbilling),
+            )
             .route("/_sandbox/complete", post(control::complete))
             .route("/_sandbox/clock/advance", post(control::advance))
             .route("/_sandbox/faults", post(control::faults))

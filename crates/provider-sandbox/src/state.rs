@@ -51,6 +51,7 @@ pub struct State {
     pub sms: BTreeMap<String, Vec<Sms>>,
     pub inbox: BTreeMap<String, Vec<InboxEntry>>,
     pub mobiltek: crate::mobiltek::Records,
+    pub teleaudio: crate::teleaudio::Records,
 }
 
 impl State {

@@ -8,7 +8,7 @@ use crate::params::Fields;
 use crate::providers::{status_to_rpc, Providers};
 use crate::store;
 use futures::future::BoxFuture;
-use paysys_proto::{Customer, OrderKind, StartRequest, UnsubscribeRequest};
+use paysys_proto::{ConfirmRequest, Customer, OrderKind, StartRequest, UnsubscribeRequest};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -19,6 +19,11 @@ pub struct Api {
     pub pool: PgPool,
     pub providers: Providers,
     pub signature_max_age: i64,
+    /// Providers whose one-time payments go through their command queue.
+    pub async_providers: Vec<String>,
+    pub amqp_queue_prefix: String,
+    /// Wakes the outbox relay after a command was stored.
+    pub outbox: paysys_platform::outbox::OutboxSignal,
 }
 
 fn db(e: sqlx::Error) -> RpcError {
@@ -72,6 +77,38 @@ async fn merchant(api: &Api, params: &Value, ctx: &CallContext) -> Result<String
     let id = id.unwrap_or_default();
     authenticate(&api.pool, &id, params, ctx, api.signature_max_age).await?;
     Ok(id)
+}
+
+/// What the channel's adapter needs to start the payment (gRPC `Start`, or a queued command).
+fn start_request(req: &OrderRequest, channel: &store::Channel, kind: OrderKind) -> StartRequest {
+    let amount = req.amount();
+    let mut channel_config = channel.config.clone();
+    channel_config.extend(req.payment_config.clone());
+    let c = &req.customer;
+    StartRequest {
+        merchant_id: req.merchant_id.clone(),
+        order_id: req.trans_ext_id.as_str().to_string(),
+        channel_id: channel.id.clone(),
+        kind: kind as i32,
+        amount_minor: amount.minor,
+        currency: req.currency.as_str().to_string(),
+        product_name: req.product_name(),
+        client_ip: req.client_ip.clone().unwrap_or_default(),
+        return_url: req.next_url.clone().unwrap_or_default(),
+        customer: Some(Customer {
+            ext_id: c.ext_id.clone().unwrap_or_default(),
+            email: c.email.clone().unwrap_or_default(),
+            phone: c
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
+            firstname: c.firstname.clone().unwrap_or_default(),
+            lastname: c.lastname.clone().unwrap_or_default(),
+        }),
+        channel_config: channel_config.into_iter().collect(),
+        article_config: req.article_config().into_iter().collect(),
+    }
 }
 
 impl Api {
@@ -154,33 +191,7 @@ impl Api {
         }
         // No stored answer: first call, or a retry after a failure. Adapters are idempotent on
         // (merchant_id, order_id), so asking again returns the same redirect.
-        let mut channel_config = channel.config.clone();
-        channel_config.extend(req.payment_config.clone());
-        let c = &req.customer;
-        let start = StartRequest {
-            merchant_id: req.merchant_id.clone(),
-            order_id: req.trans_ext_id.as_str().to_string(),
-            channel_id: channel.id.clone(),
-            kind: kind as i32,
-            amount_minor: amount.minor,
-            currency: req.currency.as_str().to_string(),
-            product_name: req.product_name(),
-            client_ip: req.client_ip.clone().unwrap_or_default(),
-            return_url: req.next_url.clone().unwrap_or_default(),
-            customer: Some(Customer {
-                ext_id: c.ext_id.clone().unwrap_or_default(),
-                email: c.email.clone().unwrap_or_default(),
-                phone: c
-                    .phone
-                    .as_ref()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-                firstname: c.firstname.clone().unwrap_or_default(),
-                lastname: c.lastname.clone().unwrap_or_default(),
-            }),
-            channel_config: channel_config.into_iter().collect(),
-            article_config: req.article_config().into_iter().collect(),
-        };
+        let start = start_request(&req, &channel, kind);
         let mut client = client;
         let started = client
             .start(start)
@@ -319,14 +330,15 @@ impl Api {
         Ok(json!({ "status": "1", "data": data }))
     }
 
-    /// `set_transaction` (seed 002) is Teleaudio webbilling's asynchronous flow; the phone is
-    /// required up front. Until a Teleaudio adapter is configured the channel check says so.
+    /// `set_transaction` (seed 002): asynchronous. The order and its provider command are stored
+    /// in one transaction and the merchant gets the acceptance at once; the command travels
+    /// through the provider's queue, so it waits there while the adapter is down.
     async fn start_async(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let req = OrderRequest::parse(&call.params)?;
         if req.customer.phone.is_none() {
             return Err(RpcError::invalid_field(
                 "customer.phone",
-                "required for set_transaction (Teleaudio sends the SMS code there)",
+                "required for set_transaction: the provider sends the confirmation code there",
             ));
         }
         authenticate(
@@ -343,36 +355,122 @@ impl Api {
             .ok_or_else(|| {
                 RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
             })?;
-        if channel.provider != "teleaudio" {
+        if !self.async_providers.contains(&channel.provider) {
             return Err(RpcError::invalid_field(
                 "payment.channel_id",
-                format!("set_transaction is Teleaudio webbilling's asynchronous flow; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
+                format!("set_transaction is the asynchronous flow of Teleaudio webbilling; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
             ));
         }
+        if channel.kind != "one_time" {
+            return Err(RpcError::invalid_field(
+                "payment.channel_id",
+                format!(
+                    "channel {} is a subscription channel; use set_subscription",
+                    channel.id
+                ),
+            ));
+        }
+        if channel.currency.trim() != req.currency.as_str() {
+            return Err(RpcError::invalid_field(
+                "payment.currency",
+                format!("channel {} takes {}", channel.id, channel.currency.trim()),
+            ));
+        }
+        if req.amount().minor <= 0 {
+            return Err(RpcError::invalid_field(
+                "articles",
+                "the amount to pay must be greater than zero",
+            ));
+        }
+        // The adapter must exist, even if it is down right now.
         self.providers
             .get(&channel.provider, "payment.channel_id", &channel.id)?;
-        Err(RpcError::invalid_field(
-            "payment.channel_id",
-            "Teleaudio webbilling is not available yet",
-        ))
+        let start = start_request(&req, &channel, OrderKind::OneTime);
+        let response = json!({ "status": "1", "result": "accepted", "action_type": "" });
+        let queue = self.command_queue(&channel.provider);
+        let order = store::insert_async_order(
+            &self.pool,
+            store::NewOrder {
+                merchant_id: &req.merchant_id,
+                trans_ext_id: req.trans_ext_id.as_str(),
+                method: &call.method,
+                channel: &channel,
+                amount_minor: req.amount().minor,
+                currency: req.currency.as_str(),
+                fingerprint: &req.fingerprint(&call.method),
+            },
+            &response,
+            &start,
+            &queue,
+        )
+        .await
+        .map_err(db)?;
+        if order.fingerprint != req.fingerprint(&call.method) {
+            return Err(RpcError::invalid_field(
+                "trans_ext_id",
+                "already used by this merchant for a different request; use a new trans_ext_id",
+            ));
+        }
+        self.outbox.notify();
+        Ok(order.response.unwrap_or(response))
     }
 
-    /// `confirm_teleaudio_payment` (seed 002): an order that is not a pending Teleaudio
-    /// webbilling payment of this merchant is `BADTRANSACTION`, in the seed's own shape.
+    fn command_queue(&self, provider: &str) -> String {
+        self.amqp_queue_prefix.clone() + &format!("provider.{provider}.commands")
+    }
+
+    /// `confirm_teleaudio_payment` (seed 002): the code the user received, checked by the
+    /// provider. Answers in the seed's own shapes; an order this merchant does not have is
+    /// `BADTRANSACTION`. A confirmation that overtakes the queued start command starts the
+    /// payment itself (the adapter is idempotent), so it never sees `BADTRANSACTION`.
     async fn confirm_teleaudio(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let merchant_id = merchant(self, &call.params, ctx).await?;
         let mut f = Fields::new();
         let id = f.string(&call.params, "trans_ext_id", "trans_ext_id", 64);
-        f.string(&call.params, "code", "code", 32);
+        let code = f.string(&call.params, "code", "code", 32);
         f.finish()?;
-        let order = store::order(&self.pool, &merchant_id, &id.unwrap_or_default())
+        let (id, code) = (id.unwrap_or_default(), code.unwrap_or_default());
+        let bad_transaction =
+            json!({ "status": "-1", "result": "400 - BADTRANSACTION", "action_type": "" });
+        let Some(order) = store::order(&self.pool, &merchant_id, &id)
             .await
-            .map_err(db)?;
-        match order {
-            Some(o) if o.provider == "teleaudio" => Err(RpcError::internal(
-                "Teleaudio webbilling is not available yet",
-            )),
-            _ => Ok(json!({ "status": "-1", "result": "400 - BADTRANSACTION", "action_type": "" })),
+            .map_err(db)?
+        else {
+            return Ok(bad_transaction);
+        };
+        let Some(start) = store::start_request(&self.pool, &merchant_id, &id)
+            .await
+            .map_err(db)?
+        else {
+            // Not an asynchronous (code-confirmed) payment.
+            return Ok(bad_transaction);
+        };
+        let mut client = self
+            .providers
+            .get(&order.provider, "trans_ext_id", &order.channel_id)?;
+        let req = ConfirmRequest {
+            merchant_id: merchant_id.clone(),
+            order_id: id.clone(),
+            code,
+        };
+        let answer = match client.confirm(req.clone()).await {
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                client
+                    .start(start)
+                    .await
+                    .map_err(|s| status_to_rpc(&order.provider, s))?;
+                client.confirm(req).await
+            }
+            other => other,
+        }
+        .map_err(|s| status_to_rpc(&order.provider, s))?
+        .into_inner();
+        if answer.ok {
+            Ok(json!({ "status": "1", "result": "", "action_type": "" }))
+        } else {
+            Ok(
+                json!({ "status": "-1", "result": format!("400 - {}", answer.error_code), "action_type": "" }),
+            )
         }
     }
 

@@ -4,6 +4,7 @@
 use crate::api::Api;
 use crate::config::Settings;
 use crate::providers::Providers;
+use paysys_platform::outbox::{self, OutboxSignal};
 use paysys_platform::server::{self, ReadyCheck};
 use paysys_platform::{broker, db, Shutdown};
 use paysys_proto::pay_system_server::PaySystemServer;
@@ -19,6 +20,7 @@ pub struct Application {
     router: axum::Router,
     settings: Settings,
     pool: PgPool,
+    signal: OutboxSignal,
     shutdown: Shutdown,
 }
 
@@ -30,10 +32,14 @@ impl Application {
             &settings.edge.providers,
             Duration::from_millis(settings.edge.provider_timeout_ms),
         )?;
+        let signal = OutboxSignal::default();
         let api = Api {
             pool: pool.clone(),
             providers,
             signature_max_age: settings.edge.signature_max_age_secs,
+            async_providers: settings.edge.async_providers.clone(),
+            amqp_queue_prefix: settings.amqp.queue_prefix.clone(),
+            outbox: signal.clone(),
         };
         let (health, health_svc) = server::grpc_health();
         health
@@ -55,6 +61,7 @@ impl Application {
             router,
             settings,
             pool,
+            signal,
             shutdown,
         })
     }
@@ -78,10 +85,31 @@ impl Application {
             handler,
             self.shutdown.clone(),
         ));
+        // Commands to asynchronous providers leave through the outbox; their queues are declared
+        // here too, so a command waits in its queue while the adapter is down.
+        let queues = self
+            .settings
+            .edge
+            .async_providers
+            .iter()
+            .map(|p| self.settings.amqp.queue(&format!("provider.{p}.commands")))
+            .collect();
+        let publisher = Arc::new(broker::Publisher::new(
+            self.settings.amqp.clone(),
+            queues,
+            self.shutdown.clone(),
+        ));
+        let relay = tokio::spawn(outbox::relay(
+            self.pool.clone(),
+            publisher,
+            self.signal.clone(),
+            self.shutdown.clone(),
+        ));
         tracing::info!(port = self.port(), "rpc-edge listening");
         let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
         self.shutdown.trigger();
         let _ = consumer.await;
+        let _ = relay.await;
         served
     }
 }

@@ -251,3 +251,86 @@ pub async fn upsert_channel<'e>(
     .await?;
     Ok(())
 }
+
+/// Stores an asynchronous order (status `accepted`, its answer and its start request) and the
+/// provider command in ONE transaction; an existing (merchant, trans_ext_id) is returned as is,
+/// with no second command.
+pub async fn insert_async_order(
+    pool: &PgPool,
+    o: NewOrder<'_>,
+    response: &Value,
+    start: &paysys_proto::StartRequest,
+    queue: &str,
+) -> sqlx::Result<Order> {
+    use prost::Message;
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status, response, start_request)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', $10, $11)
+         ON CONFLICT (merchant_id, trans_ext_id) DO NOTHING RETURNING {ORDER_COLUMNS}"
+    ))
+    .bind(o.merchant_id)
+    .bind(o.trans_ext_id)
+    .bind(o.method)
+    .bind(&o.channel.id)
+    .bind(&o.channel.provider)
+    .bind(&o.channel.kind)
+    .bind(o.amount_minor)
+    .bind(o.currency)
+    .bind(o.fingerprint)
+    .bind(sqlx::types::Json(response))
+    .bind(start.encode_to_vec())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let order = match inserted {
+        Some(r) => {
+            let command_id = uuid::Uuid::now_v7();
+            let command = paysys_proto::ProviderCommand {
+                command_id: command_id.to_string(),
+                kind: "start".into(),
+                start: Some(start.clone()),
+            };
+            // The default exchange routes by queue name.
+            paysys_platform::outbox::enqueue(
+                &mut tx,
+                "",
+                queue,
+                command_id,
+                &command.encode_to_vec(),
+            )
+            .await?;
+            order_from(&r)
+        }
+        None => {
+            let r = sqlx::query(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2"
+            ))
+            .bind(o.merchant_id)
+            .bind(o.trans_ext_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            order_from(&r)
+        }
+    };
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// The start request kept with an asynchronous order.
+pub async fn start_request(
+    pool: &PgPool,
+    merchant_id: &str,
+    trans_ext_id: &str,
+) -> sqlx::Result<Option<paysys_proto::StartRequest>> {
+    use prost::Message;
+    let bytes: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+        "SELECT start_request FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(trans_ext_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(bytes
+        .flatten()
+        .and_then(|b| paysys_proto::StartRequest::decode(b.as_slice()).ok()))
+}

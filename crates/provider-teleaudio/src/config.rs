@@ -1,0 +1,41 @@
+//! provider-teleaudio settings: the shared sections plus `[teleaudio]`.
+
+use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub telemetry: TelemetrySettings,
+    pub teleaudio: TeleaudioSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeleaudioSettings {
+    pub listen: String,
+    /// Teleaudio's API base URL.
+    pub base_url: String,
+    /// Key of the signatures exchanged with Teleaudio.
+    pub secret: SecretString,
+    pub request_timeout_ms: u64,
+}
+
+impl TeleaudioSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        match url::Url::parse(&self.base_url) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+            _ => {
+                return Err(format!(
+                    "teleaudio.base_url must be an http(s) URL, got {:?}",
+                    self.base_url
+                ))
+            }
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {
+            return Err("teleaudio.secret must be at least 8 characters".into());
+        }
+        Ok(())
+    }
+}
