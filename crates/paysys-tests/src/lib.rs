@@ -18,6 +18,11 @@ pub const MERCHANT_1: (&str, &str, &str) = (
     "merchant-1-secret",
     "whsec_bWVyY2hhbnQtMS1ub3RpZnktc2VjcmV0",
 );
+pub const MERCHANT_19: (&str, &str, &str) = (
+    "19",
+    "merchant-19-secret",
+    "whsec_bWVyY2hhbnQtMTktbm90aWZ5LXNlY3JldA==",
+);
 pub const MERCHANT_34801: (&str, &str, &str) = (
     "34801",
     "merchant-34801-secret",
@@ -123,8 +128,10 @@ pub struct TestSystem {
     pub database_url: String,
     pub prefix: String,
     pub shutdown: Shutdown,
-    /// Shutdown of the notifier alone (to kill and restart it).
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// provider-teleaudio runs under its own shutdown so tests can stop and restart it.
+    teleaudio: tokio::sync::Mutex<Option<(Shutdown, tokio::task::JoinHandle<()>)>>,
+    teleaudio_settings: provider_teleaudio::Settings,
 }
 
 type Overrides = Vec<(String, config::Value)>;
@@ -229,6 +236,24 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .expect("mobiltek");
     let mobiltek_port = mobiltek.port();
     tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
+    let teleaudio_port = free_port();
+    o.push((
+        "teleaudio.listen".into(),
+        format!("127.0.0.1:{teleaudio_port}").into(),
+    ));
+    o.push((
+        "teleaudio.base_url".into(),
+        format!("http://127.0.0.1:{sandbox_port}/teleaudio").into(),
+    ));
+    o.push((
+        "sandbox.teleaudio_notify_url".into(),
+        format!("http://127.0.0.1:{teleaudio_port}/teleaudio/notify").into(),
+    ));
+    o.push((
+        "edge.providers.teleaudio".into(),
+        format!("http://127.0.0.1:{teleaudio_port}").into(),
+    ));
+    let teleaudio_settings: provider_teleaudio::Settings = settings(&o);
     o.push((
         "sandbox.mobiltek_notify_url".into(),
         format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into(),
@@ -253,7 +278,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .await
         .expect("notifier pool");
     let inbox_url = |m: &str| format!("http://127.0.0.1:{inbox_port}/{m}/notifications");
-    for (id, secret, whsec) in [MERCHANT_1, MERCHANT_34801] {
+    for (id, secret, whsec) in [MERCHANT_1, MERCHANT_34801, MERCHANT_19] {
         rpc_edge::store::upsert_merchant(&edge_pool, id, secret)
             .await
             .expect("merchant");
@@ -288,17 +313,23 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     )
     .await
     .expect("channel");
-    rpc_edge::store::upsert_channel(
-        &edge_pool,
-        "9041",
-        "34801",
-        "teleaudio",
-        "subscription",
-        "PLN",
-        &serde_json::Map::new(),
-    )
-    .await
-    .expect("channel");
+    for (id, merchant, provider, kind) in [
+        ("7001", "34801", "netopia", "subscription"),
+        ("9041", "19", "teleaudio", "subscription"),
+        ("9042", "19", "teleaudio", "one_time"),
+    ] {
+        rpc_edge::store::upsert_channel(
+            &edge_pool,
+            id,
+            merchant,
+            provider,
+            kind,
+            "PLN",
+            &serde_json::Map::new(),
+        )
+        .await
+        .expect("channel");
+    }
 
     let sys = TestSystem {
         edge_url,
@@ -306,6 +337,8 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         ledger_url,
         notifier_url,
         mobiltek_url: format!("http://127.0.0.1:{mobiltek_port}"),
+        teleaudio: tokio::sync::Mutex::new(None),
+        teleaudio_settings,
         inbox,
         http: reqwest::Client::new(),
         edge_pool,
@@ -314,6 +347,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         shutdown,
         tasks,
     };
+    sys.start_teleaudio().await;
     sys.wait_ready().await;
     sys
 }
@@ -455,7 +489,83 @@ impl TestSystem {
             .expect("count")
     }
 
+    /// Starts provider-teleaudio (again) on its port.
+    pub async fn start_teleaudio(&self) {
+        let mut slot = self.teleaudio.lock().await;
+        assert!(slot.is_none(), "provider-teleaudio is already running");
+        let own = self.shutdown.child();
+        let mut app = None;
+        // The port of a stopped adapter may take a moment to be free again.
+        for _ in 0..50 {
+            match provider_teleaudio::Application::build(
+                self.teleaudio_settings.clone(),
+                own.clone(),
+            )
+            .await
+            {
+                Ok(a) => {
+                    app = Some(a);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let app = app.expect("provider-teleaudio starts");
+        *slot = Some((own, spawn("provider-teleaudio", app.run_until_stopped())));
+    }
+
+    /// Stops provider-teleaudio and waits until it is gone.
+    pub async fn stop_teleaudio(&self) {
+        if let Some((own, task)) = self.teleaudio.lock().await.take() {
+            own.trigger();
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    /// SMS messages the (sandbox) providers sent to `phone`.
+    pub async fn sms(&self, phone: &str) -> Vec<String> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sandbox/sms?phone={phone}", self.sandbox_url))
+            .send()
+            .await
+            .expect("sandbox")
+            .json()
+            .await
+            .expect("json");
+        v["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["text"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits for the `n`-th SMS to `phone`; returns the 6-digit code in it.
+    pub async fn wait_sms_code(&self, phone: &str, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let msgs = self.sms(phone).await;
+            if msgs.len() >= n {
+                let text = &msgs[n - 1];
+                return text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|w| w.len() == 6)
+                    .expect("a code in the SMS")
+                    .to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no SMS number {n} to {phone}: {msgs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn stop(self) {
+        self.stop_teleaudio().await;
         self.shutdown.trigger();
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;

@@ -294,15 +294,15 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
         fields.contains(&"articles[0].price".to_string())
             && fields.contains(&"customer.email".to_string())
     );
-    // A subscription channel for a one-time payment, a provider not built yet.
+    // A channel of a provider not built yet (Netopia).
     let mut p = seed_000_subscription("bad-3");
-    p["payment"]["channel_id"] = json!("9041");
+    p["payment"]["channel_id"] = json!("7001");
     let resp = sys.rpc("set_subscription", p).await;
     assert!(
         resp["error"]["data"]["payment.channel_id"]
             .as_str()
             .unwrap()
-            .contains("teleaudio"),
+            .contains("netopia"),
         "{resp}"
     );
     // A one-time channel cannot start a subscription.
