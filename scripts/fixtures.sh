@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The merchants and channels of the seed examples (000: merchant 1 channel 18912, merchant 34801
-# channel 18913; 001: merchant 19 channel 9041) plus a demo merchant. Their notifications go to
+# channel 18913; 001: merchant 19 channel 9041; 002: merchant 19 webbilling channel 9042) plus a
+# demo merchant. Their notifications go to
 # the sandbox's merchant inbox so `make demo` can show them. Idempotent (add = upsert).
 set -euo pipefail
 PAYSYS=${1:-target/debug/paysys}
@@ -13,6 +14,9 @@ add_merchant demo  demo-merchant-secret  whsec_ZGVtby1tZXJjaGFudC1ub3RpZnktc2Vjc
 "$PAYSYS" channel add --id 18912 --provider mobiltek --kind one_time --merchant 1 --config service_id=30576 >/dev/null
 "$PAYSYS" channel add --id 18913 --provider mobiltek --kind subscription --merchant 34801 --config service_id=30577 >/dev/null
 "$PAYSYS" channel add --id 9041 --provider teleaudio --kind subscription --merchant 19 >/dev/null
+"$PAYSYS" channel add --id 9042 --provider teleaudio --kind one_time --merchant 19 >/dev/null
 "$PAYSYS" channel add --id 100 --provider mobiltek --kind one_time --merchant demo --config service_id=30576 >/dev/null
 "$PAYSYS" channel add --id 101 --provider mobiltek --kind subscription --merchant demo --config service_id=30577 >/dev/null
-echo "[up] fixtures loaded: merchants 1, 34801, 19, demo; channels 18912, 18913, 9041, 100, 101"
+"$PAYSYS" channel add --id 102 --provider teleaudio --kind subscription --merchant demo --config teleaudio_service_id=511 >/dev/null
+"$PAYSYS" channel add --id 103 --provider teleaudio --kind one_time --merchant demo >/dev/null
+echo "[up] fixtures loaded: merchants 1, 34801, 19, demo; channels 18912, 18913, 9041, 9042, 100-103"

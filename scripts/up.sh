@@ -26,6 +26,7 @@ SERVICES=(
   "ledger 8111"
   "notifier 8110"
   "provider-mobiltek 8101"
+  "provider-teleaudio 8102"
   "rpc-edge 8080"
 )
 export PAYSYS__DATABASE__URL="$DB_URL"
@@ -61,10 +62,11 @@ PaySystem is up.
   rpc-edge           http://127.0.0.1:8080/   merchant JSON-RPC 2.0 (+ gRPC PaySystem), /metrics /readyz
   provider-sandbox   http://127.0.0.1:9090/   simulated providers + /_sandbox control
   provider-mobiltek  127.0.0.1:8101           gRPC PaymentProvider + POST /mobiltek/notify
+  provider-teleaudio 127.0.0.1:8102           gRPC PaymentProvider + POST /teleaudio/notify + queue provider.teleaudio.commands
   notifier           127.0.0.1:8110           gRPC Notifier (delivery log, replay)
   ledger             127.0.0.1:8111           gRPC Ledger (balances, statements)
-  PostgreSQL         ${DB_URL##*@} (schemas edge, mobiltek, notifier, ledger)
+  PostgreSQL         ${DB_URL##*@} (schemas edge, mobiltek, teleaudio, notifier, ledger)
   RabbitMQ           amqp://127.0.0.1:5672 exchange paysys.events
   logs               $RUN/logs/   stop with: make down
-  fixtures           merchants 1, 34801, 19, demo (secrets in README); channels 18912, 18913, 9041, 100
+  fixtures           merchants 1, 34801, 19, demo (secrets in README); channels 18912, 18913, 9041, 9042, 100-103
 MAP
