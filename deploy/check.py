@@ -5,7 +5,8 @@ Usage: check.py OVERLAY_NAME RENDERED.yaml   (exit 1 and one line per violation 
 
 Cross references: every Service, PodDisruptionBudget and HorizontalPodAutoscaler finds its
 Deployment; every ConfigMap/Secret (and Secret key) a pod uses exists; service URLs in the
-ConfigMap name a rendered Service and port (a namePrefix would break them silently).
+ConfigMap name a rendered Service and port (a namePrefix would break them silently), and
+every provider adapter has its PAYSYS__EDGE__PROVIDERS__<NAME> URL.
 Hardening: every container has requests and limits, probes on a declared port, a restricted
 securityContext; every pod a termination grace period; Prometheus annotations on a real port.
 Topology: one namespace, an HPA on rpc-edge and on every provider adapter, never an HPA and
@@ -148,6 +149,15 @@ def main(overlay, path):
         if (name == "rpc-edge" or name.startswith("provider-")) and name != "provider-sandbox" \
                 and not any(o.startswith("HorizontalPodAutoscaler/") for o in scaled.get(name, [])):
             err("Deployment %s: no HorizontalPodAutoscaler" % name)
+
+    # Every provider adapter is reachable from rpc-edge: PAYSYS__EDGE__PROVIDERS__<NAME> names it.
+    edge_urls = {v for cm in configmaps.values() for k, v in (cm.get("data") or {}).items()
+                 if k.startswith("PAYSYS__EDGE__PROVIDERS__")}
+    for name in deployments:
+        if name.startswith("provider-") and name != "provider-sandbox" \
+                and not any(re.match(r"^https?://%s:\d+/?$" % re.escape(name), str(u)) for u in edge_urls):
+            err("Deployment %s: no PAYSYS__EDGE__PROVIDERS__%s URL in the ConfigMap points at it"
+                % (name, name[len("provider-"):].upper().replace("-", "_")))
 
     # provider-sandbox: dev only; nothing else in production may point at it.
     if overlay == "dev":
