@@ -37,13 +37,19 @@ fn report(label: &str, mut lat: Vec<Duration>, wall: Duration) {
 
 #[tokio::main]
 async fn main() {
-    let requests = arg("BENCH_REQUESTS", 5000);
-    let concurrency = arg("BENCH_CONCURRENCY", 32);
+    let requests = arg("BENCH_REQUESTS", 4000);
+    // Several concurrency levels: throughput saturates, latency then grows with the queue.
+    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "8,16,32".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let concurrency = levels.iter().copied().max().unwrap_or(16);
     let notifications = arg("BENCH_NOTIFICATIONS", 1000);
     println!("starting PaySystem in-process (fresh database, unique queues)...");
     let sys = Arc::new(
         spawn_system_with(vec![
-            ("database.max_connections".into(), 32i64.into()),
+            ("database.max_connections".into(), 12i64.into()),
             ("amqp.prefetch".into(), 64i64.into()),
         ])
         .await,
@@ -62,20 +68,21 @@ async fn main() {
         .await;
     }
 
-    println!("phase 1: {requests} set_transaction_sync, concurrency {concurrency}");
-    let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (sys, client, next) = (sys.clone(), client.clone(), next.clone());
-        workers.push(tokio::spawn(async move {
+    for (round, &concurrency) in levels.iter().enumerate() {
+        println!("phase 1.{round}: {requests} set_transaction_sync, concurrency {concurrency}");
+        let started = Instant::now();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (sys, client, next) = (sys.clone(), client.clone(), next.clone());
+            workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= requests {
                     return lat;
                 }
-                let body = json!({"jsonrpc": "2.0", "id": i, "method": "set_transaction_sync", "params": seed_000_one_time(&format!("bench-{i}"))});
+                let body = json!({"jsonrpc": "2.0", "id": i, "method": "set_transaction_sync", "params": seed_000_one_time(&format!("bench-{round}-{i}"))});
                 let t = Instant::now();
                 let r = client.post(&sys.edge_url).json(&body).send().await.expect("edge");
                 let v: serde_json::Value = r.json().await.expect("json");
@@ -86,12 +93,17 @@ async fn main() {
                 }
             }
         }));
+        }
+        let mut lat = Vec::new();
+        for w in workers {
+            lat.extend(w.await.expect("worker"));
+        }
+        report(
+            &format!("set_transaction_sync (concurrency {concurrency})"),
+            lat,
+            started.elapsed(),
+        );
     }
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.await.expect("worker"));
-    }
-    report("set_transaction_sync", lat, started.elapsed());
 
     println!("phase 2: {notifications} payments completed at the sandbox -> merchant new_payment");
     let n = notifications.min(requests);
@@ -107,7 +119,7 @@ async fn main() {
                 if i >= n {
                     return starts;
                 }
-                let order = format!("bench-{i}");
+                let order = format!("bench-0-{i}");
                 let resp = sys
                     .rpc("set_transaction_sync", seed_000_one_time(&order))
                     .await;
@@ -152,5 +164,7 @@ async fn main() {
     if !lat.is_empty() {
         report("notification end-to-end (sandbox callback -> adapter -> outbox -> RabbitMQ -> notifier -> merchant)", lat, wall);
     }
-    sys.shutdown.trigger();
+    if let Ok(sys) = Arc::try_unwrap(sys) {
+        sys.stop().await;
+    }
 }
