@@ -19,7 +19,9 @@ pub struct MobiltekSettings {
     pub base_url: String,
     /// Key of every hash exchanged with Mobiltek.
     pub secret: SecretString,
+    /// Mobiltek service of a channel without `service_id` in its config.
     pub default_service_id: String,
+    /// Deadline of a call to Mobiltek (unsubscribe), also bounded by the caller's gRPC deadline.
     pub request_timeout_ms: u64,
 }
 
@@ -41,6 +43,9 @@ impl MobiltekSettings {
             || !self.default_service_id.bytes().all(|b| b.is_ascii_digit())
         {
             return Err("mobiltek.default_service_id must be digits".into());
+        }
+        if self.request_timeout_ms == 0 {
+            return Err("mobiltek.request_timeout_ms must be greater than 0".into());
         }
         Ok(())
     }
