@@ -1,16 +1,20 @@
-//! `/_sandbox` control endpoints (DESIGN section 7, a contract): complete a redirect, advance
-//! the clock, set faults, read SMS; plus a merchant inbox that records notifications.
+//! `/_sandbox` control endpoints (DESIGN section 7, a contract; JSON in and out): complete the
+//! page behind a redirect URL, advance the clock, set faults, read SMS, dump the state. Each
+//! simulated provider plugs in here: `complete` dispatches on the redirect URL's path, `advance`
+//! collects every provider's due charges.
 
-use crate::state::{Fault, InboxEntry, PROVIDERS};
+use crate::callbacks::Delivery;
+use crate::faults::{Fault, PROVIDERS};
 use crate::{mobiltek, teleaudio, App};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 
+/// A 400 naming the bad field: `{"ok":false,"error":{"field":..,"message":..}}`.
 fn bad(field: &str, why: impl Into<String>) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -32,8 +36,9 @@ struct Complete {
     charges: Option<String>,
 }
 
-/// `POST /_sandbox/complete`: the end user finishes or abandons the page behind a redirect URL.
-/// Answers after the adapter acknowledged the resulting notifications.
+/// `POST /_sandbox/complete {"redirect_url", "outcome": "success"|"failure", "charges"?}`: the
+/// end user finishes or abandons the page behind a redirect URL. Answers only after the adapter
+/// answered the resulting notifications: `{"ok":true,"provider",..,"notifications":[types]}`.
 pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let c: Complete = match body(&raw) {
         Ok(c) => c,
@@ -52,6 +57,20 @@ pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Respons
     let Ok(url) = url::Url::parse(&c.redirect_url) else {
         return bad("redirect_url", "not a URL");
     };
+    if mobiltek::is_ppe_path(url.path()) {
+        let query = url.query().unwrap_or("");
+        return match mobiltek::complete(&app, query, success, charges_fail, "").await {
+            Ok(done) => Json(json!({
+                "ok": true,
+                "provider": "mobiltek",
+                "transaction_id": done.transaction_id,
+                "notifications": kinds(&done.deliveries),
+                "deliveries": done.deliveries,
+            }))
+            .into_response(),
+            Err(e) => bad("redirect_url", e),
+        };
+    }
     if let Some(id) = url
         .path()
         .strip_suffix('/')
@@ -70,19 +89,14 @@ pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Respons
         return Json(json!({"ok": true, "provider": "teleaudio", "notifications": sent}))
             .into_response();
     }
-    if !url.path().ends_with("/mobiltek/ppe") {
-        return bad("redirect_url", "not a redirect URL of a simulated provider (.../mobiltek/ppe?... or .../teleaudio/confirm/...)");
-    }
-    let query = url.query().unwrap_or("").to_string();
-    let notifications = {
-        let mut state = app.state.lock().await;
-        match mobiltek::complete(&app.settings, &mut state, &query, success, charges_fail) {
-            Ok(n) => n,
-            Err(e) => return bad("redirect_url", e),
-        }
-    };
-    let sent = app.deliver_mobiltek(notifications).await;
-    Json(json!({"ok": true, "provider": "mobiltek", "notifications": sent})).into_response()
+    bad(
+        "redirect_url",
+        "not a redirect URL of a simulated provider (.../mobiltek/ppe?... or .../teleaudio/confirm/...)",
+    )
+}
+
+fn kinds(deliveries: &[Delivery]) -> Vec<&str> {
+    deliveries.iter().map(|d| d.kind.as_str()).collect()
 }
 
 #[derive(Deserialize)]
@@ -90,26 +104,29 @@ struct Advance {
     seconds: i64,
 }
 
-/// `POST /_sandbox/clock/advance`: moves the clock; every recurring charge falling due happens.
+/// `POST /_sandbox/clock/advance {"seconds": N}`: moves the clock; every recurring charge that
+/// falls due is performed (several per subscription when several periods passed) and notified
+/// in due order before the answer `{"ok":true,"now":..,"charges":count}`.
 pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let a: Advance = match body(&raw) {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    if a.seconds < 0 || a.seconds > 10 * 365 * 86_400 {
+    if !(0..=10 * 365 * 86_400).contains(&a.seconds) {
         return bad("seconds", "must be between 0 and ten years");
     }
-    let (now, due, tele_due) = {
+    let _in_order = app.callback_order.lock().await;
+    let (now, mobiltek_due, teleaudio_due) = {
         let mut state = app.state.lock().await;
-        state.clock_offset += a.seconds;
-        let due = mobiltek::due_charges(&mut state);
-        let mut tele = teleaudio::due_charges(&mut state);
-        tele.sort_by_key(|(at, _)| *at);
-        (state.now(), due, tele)
+        let now = state.clock.advance(a.seconds);
+        let mobiltek_due = mobiltek::due(&mut state);
+        let mut teleaudio_due = teleaudio::due_charges(&mut state);
+        teleaudio_due.sort_by_key(|(at, _)| *at);
+        (now, mobiltek_due, teleaudio_due)
     };
-    let count = due.len() + tele_due.len();
-    app.deliver_mobiltek(due).await;
-    app.deliver_teleaudio(tele_due.into_iter().map(|(_, c)| c).collect())
+    let count = mobiltek_due.len() + teleaudio_due.len();
+    mobiltek::notify(&app, mobiltek_due).await;
+    app.deliver_teleaudio(teleaudio_due.into_iter().map(|(_, c)| c).collect())
         .await;
     Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count})).into_response()
 }
@@ -120,7 +137,7 @@ struct Faults {
     mode: String,
 }
 
-/// `POST /_sandbox/faults`: make a provider misbehave.
+/// `POST /_sandbox/faults {"provider", "mode": "timeout"|"error"|"duplicate_callbacks"|"none"}`.
 pub async fn faults(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let f: Faults = match body(&raw) {
         Ok(f) => f,
@@ -138,81 +155,33 @@ pub async fn faults(State(app): State<App>, raw: axum::body::Bytes) -> Response 
             "must be timeout, error, duplicate_callbacks or none",
         );
     };
-    app.state
-        .lock()
-        .await
-        .faults
-        .insert(f.provider.clone(), mode);
+    app.state.lock().await.faults.set(&f.provider, mode);
+    tracing::info!(provider = %f.provider, ?mode, "sandbox fault set");
     Json(json!({"ok": true, "provider": f.provider, "mode": mode})).into_response()
 }
 
-/// `GET /_sandbox/sms?phone=...`: the SMS messages sent to a phone.
+/// `GET /_sandbox/sms?phone=...` -> `{"phone":..,"messages":[{at, from, text}]}`.
 pub async fn sms(State(app): State<App>, Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(phone) = q.get("phone").filter(|p| !p.is_empty()) else {
         return bad("phone", "required");
     };
-    let messages = app
-        .state
-        .lock()
-        .await
-        .sms
-        .get(phone)
-        .cloned()
-        .unwrap_or_default();
+    let messages = app.state.lock().await.sms.to(phone);
     Json(json!({"phone": phone, "messages": messages})).into_response()
 }
 
-/// `GET /_sandbox/state`: what the simulated providers know (for demos).
+/// `GET /_sandbox/state`: what the simulated providers know, and the latest callbacks.
 pub async fn dump(State(app): State<App>) -> Response {
     let state = app.state.lock().await;
     Json(json!({
         "now": state.now().to_rfc3339(),
+        "clock_offset_secs": state.clock.offset_secs(),
         "faults": state.faults,
         "mobiltek": {"transactions": state.mobiltek.transactions.values().collect::<Vec<_>>()},
         "teleaudio": {
             "subscriptions": state.teleaudio.subscriptions.values().collect::<Vec<_>>(),
             "webbilling": state.teleaudio.webbilling.values().collect::<Vec<_>>(),
         },
+        "deliveries": state.deliveries,
     }))
     .into_response()
-}
-
-/// `POST /_sandbox/merchants/{id}/notifications`: a merchant endpoint that records what it gets.
-pub async fn inbox_post(
-    State(app): State<App>,
-    Path(merchant): Path<String>,
-    headers: HeaderMap,
-    raw: axum::body::Bytes,
-) -> Response {
-    let body = String::from_utf8_lossy(&raw).into_owned();
-    let id = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("id").cloned())
-        .unwrap_or(Value::Null);
-    let headers = headers
-        .iter()
-        .filter(|(k, _)| k.as_str().starts_with("webhook-") || k.as_str() == "content-type")
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let mut state = app.state.lock().await;
-    let received_at = chrono::Utc::now().to_rfc3339();
-    state.inbox.entry(merchant).or_default().push(InboxEntry {
-        received_at,
-        headers,
-        body,
-    });
-    Json(json!({"jsonrpc": "2.0", "id": id, "result": {"status": 1}})).into_response()
-}
-
-/// `GET /_sandbox/merchants/{id}/notifications`.
-pub async fn inbox_get(State(app): State<App>, Path(merchant): Path<String>) -> Response {
-    let list = app
-        .state
-        .lock()
-        .await
-        .inbox
-        .get(&merchant)
-        .cloned()
-        .unwrap_or_default();
-    Json(json!({"merchant_id": merchant, "notifications": list})).into_response()
 }

@@ -1,11 +1,17 @@
-//! provider-sandbox: faithful simulators of the payment providers (one module each), calling the adapters back like the real providers do, plus the `/_sandbox` control
-//! endpoints of DESIGN section 7 and a merchant inbox for demos. Never used in production.
-//! Mobiltek and Teleaudio are simulated.
+//! provider-sandbox: faithful simulators of the payment providers, one module each (Mobiltek,
+//! Teleaudio), calling the adapters back like the real providers do, plus what they share: the
+//! `/_sandbox` control endpoints of DESIGN section 7 (`control`), the clock, faults, SMS store,
+//! callback delivery, and a merchant inbox for demos. Never used in production.
 #![forbid(unsafe_code)]
 
+pub mod callbacks;
+pub mod clock;
 pub mod config;
 pub mod control;
+pub mod faults;
+pub mod inbox;
 pub mod mobiltek;
+pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod teleaudio;
@@ -14,10 +20,8 @@ pub use config::Settings;
 pub use startup::Application;
 
 use config::SandboxSettings;
-use paysys_platform::signing::hmac_sha512_hex;
-use state::{Fault, State};
+use state::State;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// Shared by every handler.
@@ -26,55 +30,16 @@ pub struct App {
     pub settings: Arc<SandboxSettings>,
     pub state: Arc<Mutex<State>>,
     pub http: reqwest::Client,
+    /// Held from deciding callbacks until they are delivered, so the adapter receives them in
+    /// the order they happened (a registration before its first charge, charge n before n+1)
+    /// even when control calls overlap.
+    pub callback_order: Arc<Mutex<()>>,
 }
 
 impl App {
-    /// Signs and POSTs Mobiltek notifications to the adapter, in order. Retried on connection
-    /// errors and 5xx like a real provider; a 4xx (refused) is logged and not retried. Returns
-    /// the types delivered.
-    pub async fn deliver_mobiltek(
-        &self,
-        notifications: Vec<mobiltek::Notification>,
-    ) -> Vec<String> {
-        let copies = if self.state.lock().await.fault("mobiltek") == Fault::DuplicateCallbacks {
-            2
-        } else {
-            1
-        };
-        let mut sent = Vec::new();
-        for n in notifications {
-            let canonical = n
-                .iter()
-                .map(|(_, v)| v.as_str())
-                .collect::<Vec<_>>()
-                .join("|");
-            let hash = hmac_sha512_hex(
-                self.settings.mobiltek_secret.as_bytes(),
-                canonical.as_bytes(),
-            );
-            let mut form: Vec<(&str, String)> = n.clone();
-            form.push(("hash", hash));
-            let kind = n
-                .iter()
-                .find(|(k, _)| *k == "type")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            for _ in 0..copies {
-                self.post_with_retries(&self.settings.mobiltek_notify_url, &form, &kind)
-                    .await;
-            }
-            sent.push(kind);
-        }
-        sent
-    }
-
     /// Signs (X-Teleaudio-Signature) and POSTs Teleaudio callbacks to the adapter, in order.
+    /// Returns the types sent.
     pub async fn deliver_teleaudio(&self, callbacks: Vec<serde_json::Value>) -> Vec<String> {
-        let copies = if self.state.lock().await.fault("teleaudio") == Fault::DuplicateCallbacks {
-            2
-        } else {
-            1
-        };
         let mut sent = Vec::new();
         for cb in callbacks {
             let body = cb.to_string();
@@ -83,45 +48,17 @@ impl App {
                 body.as_bytes(),
             );
             let kind = cb["type"].as_str().unwrap_or("").to_string();
-            for _ in 0..copies {
-                let req = || {
-                    self.http
-                        .post(&self.settings.teleaudio_notify_url)
-                        .header("content-type", "application/json")
-                        .header("x-teleaudio-signature", sig.clone())
-                        .body(body.clone())
-                };
-                self.send_with_retries(req, &kind).await;
-            }
+            let reference = cb["provider_id"].as_str().unwrap_or("").to_string();
+            callbacks::deliver(self, "teleaudio", &kind, &reference, || {
+                self.http
+                    .post(&self.settings.teleaudio_notify_url)
+                    .header("content-type", "application/json")
+                    .header("x-teleaudio-signature", sig.clone())
+                    .body(body.clone())
+            })
+            .await;
             sent.push(kind);
         }
         sent
-    }
-
-    async fn post_with_retries(&self, url: &str, form: &[(&str, String)], kind: &str) {
-        self.send_with_retries(|| self.http.post(url).form(form), kind)
-            .await
-    }
-
-    async fn send_with_retries(&self, req: impl Fn() -> reqwest::RequestBuilder, kind: &str) {
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1..=5 {
-            match req().send().await {
-                Ok(r) if r.status().is_success() => return,
-                Ok(r) if r.status().is_client_error() => {
-                    tracing::warn!(status = %r.status(), kind, "adapter refused a notification");
-                    return;
-                }
-                Ok(r) => {
-                    tracing::warn!(status = %r.status(), kind, attempt, "adapter failed; resending")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, kind, attempt, "adapter unreachable; resending")
-                }
-            }
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-        }
-        tracing::error!(kind, "notification given up after 5 attempts");
     }
 }

@@ -1,7 +1,8 @@
-//! Builds the sandbox: the simulated providers' routes and the control endpoints on one port.
+//! Builds the sandbox: every simulated provider's routes and the control endpoints on one port
+//! (`sandbox.listen`), with `/healthz`, `/readyz` and `/metrics`. No database: state is memory.
 
 use crate::config::Settings;
-use crate::{control, mobiltek, teleaudio, App};
+use crate::{control, inbox, mobiltek, teleaudio, App};
 use axum::routing::{get, post};
 use paysys_platform::server::{self, ReadyCheck};
 use paysys_platform::Shutdown;
@@ -16,16 +17,19 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        settings
+            .sandbox
+            .validate()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
         let app = App {
             settings: Arc::new(settings.sandbox.clone()),
             state: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()?,
+            callback_order: Default::default(),
         };
-        let routes = axum::Router::new()
-            .route("/mobiltek/ppe", get(mobiltek::ppe_page))
-            .route("/mobiltek/unsubscribe", post(mobiltek::unsubscribe))
+        let teleaudio = axum::Router::new()
             .route(
                 "/teleaudio/subscriptions",
                 post(teleaudio::create_subscription),
@@ -39,7 +43,8 @@ impl Application {
             .route(
                 "/teleaudio/webbilling/{id}/confirm",
                 post(teleaudio::confirm_webbilling),
-            )
+            );
+        let control = axum::Router::new()
             .route("/_sandbox/complete", post(control::complete))
             .route("/_sandbox/clock/advance", post(control::advance))
             .route("/_sandbox/faults", post(control::faults))
@@ -47,8 +52,11 @@ impl Application {
             .route("/_sandbox/state", get(control::dump))
             .route(
                 "/_sandbox/merchants/{id}/notifications",
-                post(control::inbox_post).get(control::inbox_get),
-            )
+                post(inbox::post).get(inbox::get),
+            );
+        let routes = mobiltek::routes()
+            .merge(teleaudio)
+            .merge(control)
             .with_state(app);
         let ready: ReadyCheck = Arc::new(|| Box::pin(async { true }));
         let router = server::finish(routes, None, ready);

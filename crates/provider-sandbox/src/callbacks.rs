@@ -1,0 +1,113 @@
+//! Callbacks to the adapters, sent like a real provider sends them: in order, each resent on a
+//! connection error or 5xx with a doubling delay (`sandbox.callback_attempts`,
+//! `callback_backoff_ms`), never resent after a 4xx (the adapter refused it: logged), and sent
+//! twice under the `duplicate_callbacks` fault. Every attempt's outcome lands in the delivery log
+//! of `GET /_sandbox/state`.
+
+use crate::faults::Fault;
+use crate::App;
+use serde::Serialize;
+use std::time::Duration;
+
+/// The outcome of one callback (one copy of it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub provider: String,
+    /// The callback's type (e.g. Mobiltek's `PAYMENT`).
+    pub kind: String,
+    /// The provider's transaction or subscription id.
+    pub reference: String,
+    pub attempts: u32,
+    /// The adapter's last HTTP status; none when it was never reached.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// Wall-clock time of the last attempt.
+    pub at: String,
+}
+
+impl Delivery {
+    pub fn acknowledged(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Sends one callback (twice under `duplicate_callbacks`); `request` builds a fresh request per
+/// attempt. Returns the delivery of the first copy.
+pub async fn deliver(
+    app: &App,
+    provider: &str,
+    kind: &str,
+    reference: &str,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> Delivery {
+    let copies = match app.state.lock().await.fault(provider) {
+        Fault::DuplicateCallbacks => 2,
+        _ => 1,
+    };
+    let mut first = None;
+    for _ in 0..copies {
+        let d = send(app, provider, kind, reference, &request).await;
+        app.state.lock().await.log_delivery(d.clone());
+        first.get_or_insert(d);
+    }
+    first.expect("at least one copy is sent")
+}
+
+async fn send(
+    app: &App,
+    provider: &str,
+    kind: &str,
+    reference: &str,
+    request: &impl Fn() -> reqwest::RequestBuilder,
+) -> Delivery {
+    let mut delay = Duration::from_millis(app.settings.callback_backoff_ms);
+    let max = app.settings.callback_attempts.max(1);
+    let mut d = Delivery {
+        provider: provider.into(),
+        kind: kind.into(),
+        reference: reference.into(),
+        attempts: 0,
+        status: None,
+        error: None,
+        at: String::new(),
+    };
+    for attempt in 1..=max {
+        d.attempts = attempt;
+        d.at = chrono::Utc::now().to_rfc3339();
+        match request().send().await {
+            Ok(r) => {
+                let status = r.status();
+                d.status = Some(status.as_u16());
+                d.error = None;
+                if status.is_success() {
+                    return d;
+                }
+                let body = r.text().await.unwrap_or_default();
+                if status.is_client_error() {
+                    tracing::warn!(provider, kind, reference, %status, body, "adapter refused a callback; not resending");
+                    d.error = Some(body);
+                    return d;
+                }
+                tracing::warn!(provider, kind, reference, %status, attempt, "adapter failed a callback; resending");
+                d.error = Some(body);
+            }
+            Err(e) => {
+                tracing::warn!(provider, kind, reference, error = %e, attempt, "adapter unreachable; resending");
+                d.status = None;
+                d.error = Some(e.to_string());
+            }
+        }
+        if attempt < max {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+    tracing::error!(
+        provider,
+        kind,
+        reference,
+        attempts = max,
+        "callback given up"
+    );
+    d
+}

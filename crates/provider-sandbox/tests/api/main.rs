@@ -1,0 +1,8 @@
+//! provider-sandbox integration tests: the simulated Mobiltek driven through the DESIGN 7
+//! control endpoints, calling back a fake adapter endpoint (port 0) that checks every
+//! notification with provider-mobiltek's own code.
+
+mod helpers;
+mod mobiltek_control;
+mod mobiltek_faults;
+mod mobiltek_pages;
