@@ -4,11 +4,10 @@
 use crate::config::Settings;
 use crate::consumer::Consumer;
 use crate::grpc::LedgerService;
-use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::server;
 use paysys_platform::{broker, db, Shutdown};
 use paysys_proto::ledger_server::LedgerServer;
 use sqlx::PgPool;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/ledger");
@@ -58,11 +57,7 @@ impl Application {
         health.set_serving::<LedgerServer<LedgerService>>().await;
         let grpc = tonic::service::Routes::new(LedgerServer::new(LedgerService::new(pool.clone())))
             .add_service(health_service);
-        let ready_pool = pool.clone();
-        let ready: ReadyCheck = Arc::new(move || {
-            let pool = ready_pool.clone();
-            Box::pin(async move { db::ping(&pool).await })
-        });
+        let ready = server::db_ready(pool.clone());
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 
         let consumer = tokio::spawn(broker::consume(
@@ -85,5 +80,22 @@ impl Application {
         shutdown.trigger();
         consumer.await?;
         served
+    }
+}
+
+impl paysys_platform::service::Service for Application {
+    type Settings = Settings;
+    const NAME: &'static str = "ledger";
+
+    fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
+        &settings.telemetry
+    }
+
+    async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
     }
 }

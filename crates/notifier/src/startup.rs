@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::consumer::{self, Consumer};
 use crate::delivery::Worker;
 use crate::grpc::NotifierService;
-use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::server;
 use paysys_platform::{broker, db, Shutdown};
 use paysys_proto::notifier_server::NotifierServer;
 use sqlx::PgPool;
@@ -73,11 +73,7 @@ impl Application {
             wake.clone(),
         )))
         .add_service(health_service);
-        let ready_pool = pool.clone();
-        let ready: ReadyCheck = Arc::new(move || {
-            let pool = ready_pool.clone();
-            Box::pin(async move { db::ping(&pool).await })
-        });
+        let ready = server::db_ready(pool.clone());
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 
         let worker = Worker::new(pool.clone(), settings.notifier.clone(), wake.clone())?;
@@ -112,4 +108,25 @@ impl Application {
 async fn run_and_ok(task: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
     task.await;
     Ok(())
+}
+
+impl paysys_platform::service::Service for Application {
+    type Settings = Settings;
+    const NAME: &'static str = "notifier";
+
+    fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
+        &settings.telemetry
+    }
+
+    fn validate(settings: &Settings) -> Result<(), String> {
+        settings.notifier.validate()
+    }
+
+    async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
+    }
 }

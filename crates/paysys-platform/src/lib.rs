@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod money;
 pub mod outbox;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;

@@ -104,3 +104,11 @@ pub fn grpc_health() -> (
 ) {
     tonic_health::server::health_reporter()
 }
+
+/// Readiness of a service whose work needs its database: the database answers.
+pub fn db_ready(pool: sqlx::PgPool) -> ReadyCheck {
+    Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move { crate::db::ping(&pool).await })
+    })
+}

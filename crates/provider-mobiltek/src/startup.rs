@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::grpc::MobiltekProvider;
 use axum::routing::post;
 use paysys_platform::outbox::{self, OutboxSignal};
-use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::server;
 use paysys_platform::{broker, db, Shutdown};
 use paysys_proto::payment_provider_server::PaymentProviderServer;
 use sqlx::PgPool;
@@ -56,11 +56,7 @@ impl Application {
                 exchange: settings.amqp.exchange.clone(),
                 signal: signal.clone(),
             });
-        let ready_pool = pool.clone();
-        let ready: ReadyCheck = Arc::new(move || {
-            let p = ready_pool.clone();
-            Box::pin(async move { db::ping(&p).await })
-        });
+        let ready = server::db_ready(pool.clone());
         let router = server::finish(callbacks, Some(grpc), ready);
         let listener = server::bind(&settings.mobiltek.listen).await?;
         Ok(Self {
@@ -98,5 +94,26 @@ impl Application {
         self.shutdown.trigger();
         let _ = relay.await;
         served
+    }
+}
+
+impl paysys_platform::service::Service for Application {
+    type Settings = Settings;
+    const NAME: &'static str = "provider-mobiltek";
+
+    fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
+        &settings.telemetry
+    }
+
+    fn validate(settings: &Settings) -> Result<(), String> {
+        settings.mobiltek.validate()
+    }
+
+    async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
     }
 }

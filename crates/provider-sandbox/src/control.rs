@@ -78,6 +78,7 @@ pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Respons
         .rsplit_once("/teleaudio/confirm/")
         .map(|(_, id)| id.to_string())
     {
+        let _in_order = app.callback_order.lock().await;
         let callbacks = {
             let mut state = app.state.lock().await;
             match teleaudio::complete(&mut state, &id, success, charges_fail) {

@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::{control, inbox, mobiltek, teleaudio, App};
 use axum::routing::{get, post};
-use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::server;
 use paysys_platform::Shutdown;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -58,7 +58,7 @@ impl Application {
             .merge(teleaudio)
             .merge(control)
             .with_state(app);
-        let ready: ReadyCheck = Arc::new(|| Box::pin(async { true }));
+        let ready: server::ReadyCheck = Arc::new(|| Box::pin(async { true }));
         let router = server::finish(routes, None, ready);
         let listener = server::bind(&settings.sandbox.listen).await?;
         Ok(Self {
@@ -75,5 +75,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(port = self.port(), "provider-sandbox listening");
         server::serve(self.listener, self.router, self.shutdown).await
+    }
+}
+
+impl paysys_platform::service::Service for Application {
+    type Settings = Settings;
+    const NAME: &'static str = "provider-sandbox";
+
+    fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
+        &settings.telemetry
+    }
+
+    async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
     }
 }

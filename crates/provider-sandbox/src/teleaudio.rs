@@ -92,7 +92,18 @@ fn callback(
 /// Checks the request's signature and fault mode; Err is the answer to send.
 async fn guard(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
     match app.state.lock().await.fault("teleaudio") {
-        Fault::Timeout => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
+        // Hangs, then answers an error without acting: the caller has long given up.
+        Fault::Timeout => {
+            tokio::time::sleep(std::time::Duration::from_secs(
+                app.settings.fault_timeout_secs,
+            ))
+            .await;
+            return Err((
+                StatusCode::GATEWAY_TIMEOUT,
+                Json(json!({"status": "ERROR", "code": "504", "message": "timeout"})),
+            )
+                .into_response());
+        }
         Fault::Error => {
             return Err((
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -314,6 +325,9 @@ pub async fn cancel_subscription(
     if let Err(r) = guard(&app, &headers, &body).await {
         return r;
     }
+    // Decided and delivered under the ordering lock: the cancellation reaches the adapter
+    // after every charge decided before it, and before this answer.
+    let _in_order = app.callback_order.lock().await;
     let cb = {
         let mut state = app.state.lock().await;
         let now = state.now();
@@ -336,8 +350,7 @@ pub async fn cancel_subscription(
     };
     match cb {
         Some(cb) => {
-            let app2 = app.clone();
-            tokio::spawn(async move { app2.deliver_teleaudio(vec![cb]).await });
+            app.deliver_teleaudio(vec![cb]).await;
             Json(json!({"status": "OK", "code": "200", "message": "Subscription cancelled"}))
                 .into_response()
         }
@@ -425,6 +438,7 @@ pub async fn confirm_webbilling(
     let Ok(c) = serde_json::from_slice::<Confirm>(&body) else {
         return bad_request("expected code");
     };
+    let _in_order = app.callback_order.lock().await;
     let error = |code: &str| {
         Json(json!({"status": "ERROR", "code": code, "message": code})).into_response()
     };

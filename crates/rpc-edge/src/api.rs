@@ -5,7 +5,7 @@ use crate::auth::authenticate;
 use crate::domain::{OrderRequest, TransExtId};
 use crate::jsonrpc::{Call, CallContext, Dispatch, RpcError};
 use crate::params::Fields;
-use crate::providers::{status_to_rpc, Providers};
+use crate::providers::{status_to_rpc, status_to_rpc_uncertain, Providers};
 use crate::store;
 use futures::future::BoxFuture;
 use paysys_proto::{ConfirmRequest, Customer, OrderKind, StartRequest, UnsubscribeRequest};
@@ -261,7 +261,7 @@ impl Api {
                 client_ip: client_ip.unwrap_or_default(),
             })
             .await
-            .map_err(|s| status_to_rpc(&order.provider, s))?
+            .map_err(|s| status_to_rpc_uncertain(&order.provider, s))?
             .into_inner();
         // Seed 000: status 1 and the provider's original answer, whatever it says.
         Ok(json!({ "status": 1, "result": answer.provider_answer, "action_type": null }))

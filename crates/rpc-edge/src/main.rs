@@ -1,22 +1,5 @@
-//! rpc-edge binary: configuration, telemetry, signals, then the application.
-use paysys_platform::Shutdown;
-use rpc_edge::{Application, Settings};
-
+//! rpc-edge binary: see `paysys_platform::service::run` (settings, telemetry, signals, run).
 #[tokio::main]
 async fn main() {
-    let settings: Settings = paysys_platform::config::load_or_exit();
-    let _guard = paysys_platform::telemetry::init("rpc-edge", &settings.telemetry);
-    let shutdown = Shutdown::new();
-    shutdown.on_signals();
-    let app = match Application::build(settings, shutdown).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("rpc-edge failed to start: {e:#}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = app.run_until_stopped().await {
-        eprintln!("rpc-edge stopped with an error: {e:#}");
-        std::process::exit(1);
-    }
+    paysys_platform::service::run::<rpc_edge::Application>().await
 }

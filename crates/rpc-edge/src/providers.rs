@@ -42,7 +42,22 @@ impl Providers {
 }
 
 /// Maps an adapter failure to a JSON-RPC error: bad input stays `-32602`, the rest is internal.
+/// An unreachable provider is reported with what the merchant can safely do next.
 pub fn status_to_rpc(provider: &str, s: tonic::Status) -> RpcError {
+    status_to_rpc_for(provider, s, "retrying the same request is safe")
+}
+
+/// As [`status_to_rpc`] for a call that may have taken effect at the provider although no answer
+/// came back (unsubscribe): the merchant is told so instead of "retry".
+pub fn status_to_rpc_uncertain(provider: &str, s: tonic::Status) -> RpcError {
+    status_to_rpc_for(
+        provider,
+        s,
+        "the provider may have acted without answering; check get_transaction_status before retrying",
+    )
+}
+
+fn status_to_rpc_for(provider: &str, s: tonic::Status, advice: &str) -> RpcError {
     match s.code() {
         tonic::Code::InvalidArgument => {
             let msg = s.message();
@@ -51,9 +66,9 @@ pub fn status_to_rpc(provider: &str, s: tonic::Status) -> RpcError {
                 _ => RpcError::invalid_field("params", msg),
             }
         }
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => RpcError::internal(format!(
-            "provider {provider} is unavailable; retrying the same request is safe"
-        )),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
+            RpcError::internal(format!("provider {provider} is unavailable; {advice}"))
+        }
         _ => RpcError::internal(format!("provider {provider} failed: {}", s.message())),
     }
 }

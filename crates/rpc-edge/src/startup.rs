@@ -5,7 +5,7 @@ use crate::api::Api;
 use crate::config::Settings;
 use crate::providers::Providers;
 use paysys_platform::outbox::{self, OutboxSignal};
-use paysys_platform::server::{self, ReadyCheck};
+use paysys_platform::server;
 use paysys_platform::{broker, db, Shutdown};
 use paysys_proto::pay_system_server::PaySystemServer;
 use sqlx::PgPool;
@@ -49,11 +49,7 @@ impl Application {
             crate::grpc::PaySystemService(api.clone()),
         ))
         .add_service(health_svc);
-        let ready_pool = pool.clone();
-        let ready: ReadyCheck = Arc::new(move || {
-            let p = ready_pool.clone();
-            Box::pin(async move { db::ping(&p).await })
-        });
+        let ready = server::db_ready(pool.clone());
         let router = server::finish(crate::http::router(api), Some(grpc), ready);
         let listener = server::bind(&settings.edge.listen).await?;
         Ok(Self {
@@ -111,5 +107,22 @@ impl Application {
         let _ = consumer.await;
         let _ = relay.await;
         served
+    }
+}
+
+impl paysys_platform::service::Service for Application {
+    type Settings = Settings;
+    const NAME: &'static str = "rpc-edge";
+
+    fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
+        &settings.telemetry
+    }
+
+    async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
     }
 }
