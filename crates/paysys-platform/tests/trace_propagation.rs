@@ -1,6 +1,7 @@
-//! One trace follows a payment across RabbitMQ: an event written to the outbox inside a span
-//! carries that span's W3C `traceparent` in its AMQP headers, and the consumer's span continues
-//! the same trace. (Its own test binary: it installs the global subscriber and propagator.)
+//! One trace follows a payment across RabbitMQ, gRPC and HTTP: an event written to the outbox
+//! inside a span carries that span's W3C `traceparent` in its AMQP headers and the consumer's
+//! span continues the trace; a gRPC call carries it in its metadata; a server's request span
+//! continues the trace of an incoming `traceparent`. (Its own test binary: it installs the global subscriber and propagator.)
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use paysys_platform::broker::{self, Handler, Message};
@@ -19,7 +20,7 @@ fn trace_id_of(span: &tracing::Span) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_carries_its_trace_to_the_consumer() {
+async fn one_trace_crosses_amqp_grpc_and_http() {
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
