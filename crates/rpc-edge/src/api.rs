@@ -112,15 +112,16 @@ fn start_request(req: &OrderRequest, channel: &store::Channel, kind: OrderKind) 
 }
 
 impl Api {
-    /// `set_transaction_sync` and `set_subscription`: validate, authenticate, claim the
-    /// trans_ext_id, ask the channel's adapter for the redirect, remember the answer.
-    async fn start(
+    /// Authenticates the merchant of a parsed order request and loads the channel it names,
+    /// which must be this merchant's, of `kind` (for `call.method`), and take the request's
+    /// currency; a one-time payment must also cost something.
+    async fn authorized_channel(
         &self,
         call: &Call,
         ctx: &CallContext,
+        req: &OrderRequest,
         kind: OrderKind,
-    ) -> Result<Value, RpcError> {
-        let req = OrderRequest::parse(&call.params)?;
+    ) -> Result<store::Channel, RpcError> {
         authenticate(
             &self.pool,
             &req.merchant_id,
@@ -155,13 +156,26 @@ impl Api {
                 format!("channel {} takes {}", channel.id, channel.currency.trim()),
             ));
         }
-        let amount = req.amount();
-        if kind == OrderKind::OneTime && amount.minor <= 0 {
+        if kind == OrderKind::OneTime && req.amount().minor <= 0 {
             return Err(RpcError::invalid_field(
                 "articles",
                 "the amount to pay must be greater than zero",
             ));
         }
+        Ok(channel)
+    }
+
+    /// `set_transaction_sync` and `set_subscription`: validate, authenticate, claim the
+    /// trans_ext_id, ask the channel's adapter for the redirect, remember the answer.
+    async fn start(
+        &self,
+        call: &Call,
+        ctx: &CallContext,
+        kind: OrderKind,
+    ) -> Result<Value, RpcError> {
+        let req = OrderRequest::parse(&call.params)?;
+        let channel = self.authorized_channel(call, ctx, &req, kind).await?;
+        let amount = req.amount();
         let client = self
             .providers
             .get(&channel.provider, "payment.channel_id", &channel.id)?;
@@ -341,45 +355,13 @@ impl Api {
                 "required for set_transaction: the provider sends the confirmation code there",
             ));
         }
-        authenticate(
-            &self.pool,
-            &req.merchant_id,
-            &call.params,
-            ctx,
-            self.signature_max_age,
-        )
-        .await?;
-        let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| {
-                RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
-            })?;
+        let channel = self
+            .authorized_channel(call, ctx, &req, OrderKind::OneTime)
+            .await?;
         if !self.async_providers.contains(&channel.provider) {
             return Err(RpcError::invalid_field(
                 "payment.channel_id",
                 format!("set_transaction is the asynchronous flow of Teleaudio webbilling; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
-            ));
-        }
-        if channel.kind != "one_time" {
-            return Err(RpcError::invalid_field(
-                "payment.channel_id",
-                format!(
-                    "channel {} is a subscription channel; use set_subscription",
-                    channel.id
-                ),
-            ));
-        }
-        if channel.currency.trim() != req.currency.as_str() {
-            return Err(RpcError::invalid_field(
-                "payment.currency",
-                format!("channel {} takes {}", channel.id, channel.currency.trim()),
-            ));
-        }
-        if req.amount().minor <= 0 {
-            return Err(RpcError::invalid_field(
-                "articles",
-                "the amount to pay must be greater than zero",
             ));
         }
         // The adapter must exist, even if it is down right now.
