@@ -134,15 +134,21 @@ pub struct Leased {
 pub async fn lease_due(pool: &PgPool, limit: usize, lease: Duration) -> sqlx::Result<Vec<Leased>> {
     let rows = sqlx::query(
         "WITH due AS (
-             SELECT id FROM notifications
+             SELECT id FROM notifications n
              WHERE status = 'pending' AND next_attempt_at <= now()
+               -- Per order, first in first out: an earlier pending notification of the same
+               -- order (in flight or waiting for its retry) holds the later ones back.
+               AND NOT EXISTS (
+                   SELECT 1 FROM notifications e
+                   WHERE e.merchant_id = n.merchant_id AND e.order_id = n.order_id
+                     AND e.status = 'pending' AND e.event_id < n.event_id)
              ORDER BY next_attempt_at
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
-         UPDATE notifications n
+         UPDATE notifications u
          SET next_attempt_at = now() + make_interval(secs => $2)
-         FROM due WHERE n.id = due.id
-         RETURNING n.id, n.merchant_id, n.method, n.event, n.body, n.attempts, n.created_at",
+         FROM due WHERE u.id = due.id
+         RETURNING u.id, u.merchant_id, u.method, u.event, u.body, u.attempts, u.created_at",
     )
     .bind(limit as i64)
     .bind(lease.as_secs_f64())

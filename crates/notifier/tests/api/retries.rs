@@ -145,3 +145,33 @@ async fn a_merchant_that_always_fails_is_dead_lettered_and_replay_delivers_once_
         .expect_err("malformed id");
     assert_eq!(malformed.code(), tonic::Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn notifications_of_one_order_arrive_in_the_order_their_events_happened() {
+    let app = spawn_app(&Options {
+        schedule_secs: vec![0, 1, 1, 1],
+        ..Options::default()
+    })
+    .await;
+    // The merchant fails the first request: the start must be retried before the charge goes.
+    let merchant = Merchant::start(vec![Reply::Status(500)], Reply::Status(200)).await;
+    app.configure_merchant(MERCHANT, &merchant.url).await;
+    let start = event(events::SUBSCRIPTION_STARTED, "order-fifo");
+    let charge = event(events::SUBSCRIPTION_CHARGED, "order-fifo");
+    app.publish(&start).await;
+    app.publish(&charge).await;
+    let got = merchant.wait_for(3).await;
+    let methods: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["method"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            "subscription_start",
+            "subscription_start",
+            "subscription_charge_success"
+        ],
+        "a later notification of the same order overtook an earlier one"
+    );
+}
