@@ -12,9 +12,11 @@ demo:
 	bash scripts/demo.sh
 
 # Every test, including those against the real RabbitMQ and PostgreSQL (started if needed).
+# The broker-restart test restarts RabbitMQ, which is slow for a while afterwards: it runs last.
 test:
 	bash scripts/infra.sh
 	cargo test --workspace --no-fail-fast
+	cargo test -p paysys-platform --test broker_restart -- --ignored
 
 bench:
 	bash scripts/infra.sh

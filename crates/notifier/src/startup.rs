@@ -81,7 +81,9 @@ impl Application {
 
         let mut tasks = JoinSet::new();
         tasks.spawn(server::serve(listener, router, shutdown.clone()));
-        tasks.spawn(run_and_ok(broker::consume(
+        // In order: a notification is created after the ones of events published before it,
+        // which the per-order delivery order relies on.
+        tasks.spawn(run_and_ok(broker::consume_in_order(
             settings.amqp.clone(),
             settings.amqp.queue("notifier.events"),
             vec![consumer::BINDING.to_string()],

@@ -309,6 +309,29 @@ pub async fn consume(
     shutdown: Shutdown,
 ) {
     let concurrency = settings.prefetch.max(1) as usize;
+    consume_with(settings, queue, bindings, handler, shutdown, concurrency).await
+}
+
+/// As [`consume`], but one message at a time, in the queue's order: for a consumer whose effects
+/// must follow the order events were published in (the notifier, per order).
+pub async fn consume_in_order(
+    settings: AmqpSettings,
+    queue: String,
+    bindings: Vec<String>,
+    handler: Handler,
+    shutdown: Shutdown,
+) {
+    consume_with(settings, queue, bindings, handler, shutdown, 1).await
+}
+
+async fn consume_with(
+    settings: AmqpSettings,
+    queue: String,
+    bindings: Vec<String>,
+    handler: Handler,
+    shutdown: Shutdown,
+    concurrency: usize,
+) {
     while !shutdown.is_triggered() {
         let Some(conn) = connect(&settings, &shutdown).await else {
             return;

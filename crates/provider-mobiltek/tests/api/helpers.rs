@@ -117,7 +117,7 @@ async fn observe(settings: &Settings, shutdown: &Shutdown) -> mpsc::UnboundedRec
         matches!(publisher.publish_batch(&[out]).await.as_deref(), Ok([true])).then_some(())
     })
     .await;
-    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+    let first = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .expect("the probe arrives")
         .expect("observer running");
@@ -165,11 +165,11 @@ impl TestApp {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
-    /// The next event on the test exchange (10 s at most).
+    /// The next event on the test exchange (30 s at most).
     pub async fn next_event(&mut self) -> Event {
-        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+        tokio::time::timeout(Duration::from_secs(30), self.events.recv())
             .await
-            .expect("an event within 10 s")
+            .expect("an event within 30 s")
             .expect("observer running")
     }
 
@@ -278,13 +278,13 @@ pub fn seed_subscription(order_id: &str) -> StartRequest {
     r
 }
 
-/// Polls `f` until it returns Some, or panics after 10 s naming what did not happen.
+/// Polls `f` until it returns Some, or panics after 30 s naming what did not happen.
 pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(v) = f().await {
             return v;
