@@ -38,3 +38,32 @@ pub fn unique_prefix() -> String {
 pub fn expose(s: &SecretString) -> String {
     s.expose_secret().to_string()
 }
+
+/// AMQP settings of the test broker with `prefix` on the exchange and every queue; queues
+/// expire two minutes after their last consumer, so tests do not pile them up.
+pub fn amqp_settings(prefix: &str) -> crate::config::AmqpSettings {
+    crate::config::AmqpSettings {
+        url: SecretString::from(amqp_url()),
+        exchange: format!("{prefix}events"),
+        queue_prefix: prefix.to_string(),
+        prefetch: 4,
+        queue_expires_ms: Some(120_000),
+    }
+}
+
+/// A pool on a fresh database, in schema `svc`, with the outbox and inbox tables.
+pub async fn messaging_pool() -> anyhow::Result<sqlx::PgPool> {
+    let url = fresh_database().await?;
+    let pool = crate::db::connect(
+        &crate::config::DatabaseSettings {
+            url,
+            max_connections: 4,
+        },
+        "svc",
+    )
+    .await?;
+    sqlx::raw_sql(crate::outbox::MESSAGING_SQL)
+        .execute(&pool)
+        .await?;
+    Ok(pool)
+}

@@ -6,10 +6,8 @@
 //! runs it alone, last. Needs `rabbitmqctl` (root on the test machine).
 
 use paysys_platform::broker::{self, HandleError, Handler, Message};
-use paysys_platform::config::{AmqpSettings, DatabaseSettings};
 use paysys_platform::outbox::{self, OutboxSignal};
-use paysys_platform::{db, testing, Shutdown};
-use secrecy::SecretString;
+use paysys_platform::{testing, Shutdown};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,27 +36,8 @@ async fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 #[ignore = "restarts RabbitMQ: run last and alone by `make test`"]
 async fn relay_and_consumer_survive_a_broker_restart() {
     let prefix = testing::unique_prefix();
-    let settings = AmqpSettings {
-        url: SecretString::from(testing::amqp_url()),
-        exchange: format!("{prefix}events"),
-        queue_prefix: prefix.clone(),
-        prefetch: 4,
-        queue_expires_ms: Some(300_000),
-    };
-    let url = testing::fresh_database().await.unwrap();
-    let pool = db::connect(
-        &DatabaseSettings {
-            url,
-            max_connections: 4,
-        },
-        "svc",
-    )
-    .await
-    .unwrap();
-    sqlx::raw_sql(outbox::MESSAGING_SQL)
-        .execute(&pool)
-        .await
-        .unwrap();
+    let settings = testing::amqp_settings(&prefix);
+    let pool = testing::messaging_pool().await.unwrap();
     let shutdown = Shutdown::new();
     let signal = OutboxSignal::default();
     let publisher = Arc::new(broker::Publisher::new(

@@ -4,38 +4,14 @@
 //! message has one effect; a poison message is dead-lettered without blocking the queue.
 
 use paysys_platform::broker::{self, HandleError, Handler, Message};
-use paysys_platform::config::{AmqpSettings, DatabaseSettings};
+use paysys_platform::config::AmqpSettings;
 use paysys_platform::outbox::{self, OutboxSignal};
-use paysys_platform::{db, testing, Shutdown};
-use secrecy::SecretString;
+use paysys_platform::{testing, Shutdown};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn amqp(prefix: &str) -> AmqpSettings {
-    AmqpSettings {
-        url: SecretString::from(testing::amqp_url()),
-        exchange: format!("{prefix}events"),
-        queue_prefix: prefix.to_string(),
-        prefetch: 4,
-        queue_expires_ms: Some(120_000),
-    }
-}
-
 async fn pool() -> sqlx::PgPool {
-    let url = testing::fresh_database().await.expect("database");
-    let p = db::connect(
-        &DatabaseSettings {
-            url,
-            max_connections: 4,
-        },
-        "svc",
-    )
-    .await
-    .expect("pool");
-    sqlx::raw_sql(outbox::MESSAGING_SQL)
-        .execute(&p)
-        .await
-        .expect("messaging tables");
+    let p = testing::messaging_pool().await.expect("messaging pool");
     sqlx::raw_sql("CREATE TABLE effects (id UUID PRIMARY KEY)")
         .execute(&p)
         .await
@@ -72,7 +48,7 @@ async fn enqueue(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_to_idempotent_consumer_with_dead_letters() {
     let prefix = testing::unique_prefix();
-    let settings = amqp(&prefix);
+    let settings = testing::amqp_settings(&prefix);
     let pool = pool().await;
     let shutdown = Shutdown::new();
     let signal = OutboxSignal::default();

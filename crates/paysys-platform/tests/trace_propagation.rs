@@ -5,10 +5,8 @@
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use paysys_platform::broker::{self, Handler, Message};
-use paysys_platform::config::{AmqpSettings, DatabaseSettings};
 use paysys_platform::outbox::{self, OutboxSignal};
-use paysys_platform::{db, testing, Shutdown};
-use secrecy::SecretString;
+use paysys_platform::{testing, Shutdown};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -30,27 +28,8 @@ async fn one_trace_crosses_amqp_grpc_and_http() {
     );
 
     let prefix = testing::unique_prefix();
-    let settings = AmqpSettings {
-        url: SecretString::from(testing::amqp_url()),
-        exchange: format!("{prefix}events"),
-        queue_prefix: prefix.clone(),
-        prefetch: 4,
-        queue_expires_ms: Some(120_000),
-    };
-    let url = testing::fresh_database().await.unwrap();
-    let pool = db::connect(
-        &DatabaseSettings {
-            url,
-            max_connections: 4,
-        },
-        "svc",
-    )
-    .await
-    .unwrap();
-    sqlx::raw_sql(outbox::MESSAGING_SQL)
-        .execute(&pool)
-        .await
-        .unwrap();
+    let settings = testing::amqp_settings(&prefix);
+    let pool = testing::messaging_pool().await.unwrap();
     let shutdown = Shutdown::new();
     let signal = OutboxSignal::default();
     let seen: Arc<Mutex<Option<(String, String)>>> = Arc::default();
