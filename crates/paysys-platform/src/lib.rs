@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod money;

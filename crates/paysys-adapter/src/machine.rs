@@ -1,0 +1,486 @@
+//! The one order state machine of every provider (pure, so every rule is unit-tested):
+//!
+//! ```text
+//! one-time:      pending -> paid | failed            (failed -> paid: money reported late)
+//! subscription:  pending -> active -> cancelled | completed
+//!                pending -> failed                   (the registration failed)
+//!                pending -> paid                     (recurrence impossible: one charge only)
+//! ```
+//!
+//! An authenticated callback is believed only as far as it fits: its kind must fit the order's
+//! kind and state, money must be the order's amount (one-time) or the subscription's current
+//! price, a numbered charge must not be one already accounted. What does not fit is a
+//! [`Misfit`]: refused, recorded for operators, never applied.
+
+use paysys_platform::domain::OrderKind;
+use paysys_platform::events;
+use paysys_platform::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Paid,
+    Failed,
+    Active,
+    Cancelled,
+    Completed,
+}
+
+impl State {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Active => "active",
+            Self::Cancelled => "cancelled",
+            Self::Completed => "completed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "paid" => Self::Paid,
+            "failed" => Self::Failed,
+            "active" => Self::Active,
+            "cancelled" => Self::Cancelled,
+            "completed" => Self::Completed,
+            _ => return None,
+        })
+    }
+}
+
+/// What an authenticated callback says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKind {
+    /// A one-time payment was paid (for a subscription: recurrence could not be set up, the one
+    /// charge was taken as a plain payment).
+    Paid,
+    /// A one-time payment ended without money (abandoned, declined).
+    PaymentFailed,
+    /// The subscription was registered (the user confirmed).
+    Registered,
+    /// A recurring charge took money (the first one included).
+    Charged,
+    /// A recurring charge failed (before registration: the registration failed).
+    ChargeFailed,
+    /// The subscription ended at the provider.
+    Cancelled,
+}
+
+impl ClaimKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::PaymentFailed => "payment_failed",
+            Self::Registered => "registered",
+            Self::Charged => "charged",
+            Self::ChargeFailed => "charge_failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    fn is_subscription(&self) -> bool {
+        !matches!(self, Self::Paid | Self::PaymentFailed)
+    }
+    pub fn moves_money(&self) -> bool {
+        matches!(self, Self::Paid | Self::Charged)
+    }
+}
+
+/// What the machine needs to know of an order.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub kind: OrderKind,
+    pub state: State,
+    /// The order's amount (a one-time payment's price).
+    pub price: Money,
+    /// A subscription's price now (changed by `modify_subscription_price`).
+    pub current_price: Money,
+    pub charges_count: u32,
+    pub failed_count: u32,
+    /// Total payments of a subscription, the first included; 0 = unlimited (seed 003).
+    pub payments_no: u32,
+}
+
+/// The money-relevant part of a claim.
+#[derive(Debug, Clone)]
+pub struct Said {
+    pub kind: ClaimKind,
+    pub amount: Option<Money>,
+    /// The provider's own number of this charge (Netopia `current_payment_count`, MoCoPay
+    /// `series`), when it gives one.
+    pub sequence: Option<u32>,
+}
+
+/// One event a transition causes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub event_kind: &'static str,
+    pub amount: Money,
+    /// n-th charge of a subscription (1-based); 0 otherwise.
+    pub sequence: u32,
+    /// Money reported after the order had failed or been cancelled.
+    pub late: bool,
+    /// `Some("completed")` when the last of `payments_no` charges ended the subscription.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub state: State,
+    pub charges_count: u32,
+    pub failed_count: u32,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Misfit {
+    #[error("a {claim} callback does not apply to a {order}")]
+    WrongKind {
+        claim: &'static str,
+        order: &'static str,
+    },
+    #[error("a {claim} callback does not fit an order that is {state}")]
+    State {
+        claim: &'static str,
+        state: &'static str,
+    },
+    #[error("money callback without an amount")]
+    MissingAmount,
+    #[error("amount {got} does not match the expected {expected}")]
+    Amount { expected: String, got: String },
+    #[error("charge {0} is already accounted")]
+    AlreadyCharged(u32),
+    #[error("charge {0} is beyond the {1} payments of this subscription")]
+    BeyondPayments(u32, u32),
+}
+
+fn money(m: &Money) -> String {
+    format!("{} {}", m.to_decimal_fixed(), m.currency.as_str())
+}
+
+fn check_amount(said: &Said, expected: &Money) -> Result<(), Misfit> {
+    let got = said.amount.ok_or(Misfit::MissingAmount)?;
+    if got != *expected {
+        return Err(Misfit::Amount {
+            expected: money(expected),
+            got: money(&got),
+        });
+    }
+    Ok(())
+}
+
+/// What `said` does to an order with `facts`.
+pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
+    use ClaimKind as C;
+    use State as S;
+    let misfit_state = || Misfit::State {
+        claim: said.kind.as_str(),
+        state: facts.state.as_str(),
+    };
+    let one_time = facts.kind == OrderKind::OneTime;
+    if one_time && said.kind.is_subscription() {
+        return Err(Misfit::WrongKind {
+            claim: said.kind.as_str(),
+            order: facts.kind.describe(),
+        });
+    }
+    if !one_time && said.kind == C::PaymentFailed {
+        return Err(Misfit::WrongKind {
+            claim: said.kind.as_str(),
+            order: facts.kind.describe(),
+        });
+    }
+    let step = |event_kind, amount: Money, sequence| Step {
+        event_kind,
+        amount,
+        sequence,
+        late: false,
+        reason: None,
+    };
+    let mut t = Transition {
+        state: facts.state,
+        charges_count: facts.charges_count,
+        failed_count: facts.failed_count,
+        steps: vec![],
+    };
+    match (said.kind, facts.state) {
+        (C::Paid, S::Pending | S::Failed) => {
+            check_amount(said, &facts.price)?;
+            t.state = S::Paid;
+            t.charges_count += 1;
+            let mut s = step(events::PAYMENT_SUCCEEDED, facts.price, 0);
+            s.late = facts.state == S::Failed;
+            t.steps.push(s);
+        }
+        (C::PaymentFailed, S::Pending) => {
+            t.state = S::Failed;
+            t.failed_count += 1;
+            t.steps.push(step(events::PAYMENT_FAILED, facts.price, 0));
+        }
+        (C::Registered, S::Pending) => {
+            t.state = S::Active;
+            t.steps
+                .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
+        }
+        (C::Charged, S::Pending | S::Active | S::Cancelled) => {
+            check_amount(said, &facts.current_price)?;
+            let n = said.sequence.unwrap_or(facts.charges_count + 1);
+            if n <= facts.charges_count {
+                return Err(Misfit::AlreadyCharged(n));
+            }
+            if facts.payments_no > 0 && n > facts.payments_no {
+                return Err(Misfit::BeyondPayments(n, facts.payments_no));
+            }
+            if facts.state == S::Pending {
+                // The first charge also tells that the subscription started (seed 003: the
+                // first IPN with current_payment_count 1).
+                t.state = S::Active;
+                t.steps
+                    .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
+            }
+            t.charges_count = n;
+            let mut s = step(events::SUBSCRIPTION_CHARGED, facts.current_price, n);
+            // A charge the provider reports after the cancellation still happened: accounted,
+            // without reopening the subscription.
+            s.late = facts.state == S::Cancelled;
+            t.steps.push(s);
+            if facts.payments_no > 0 && n == facts.payments_no && t.state == S::Active {
+                t.state = S::Completed;
+                let mut end = step(events::SUBSCRIPTION_CANCELLED, facts.current_price, 0);
+                end.reason = Some(format!(
+                    "completed: all {} payments were made",
+                    facts.payments_no
+                ));
+                t.steps.push(end);
+            }
+        }
+        (C::ChargeFailed, S::Pending | S::Active) => {
+            let n = said.sequence.unwrap_or(facts.charges_count + 1);
+            if n <= facts.charges_count && said.sequence.is_some() {
+                return Err(Misfit::AlreadyCharged(n));
+            }
+            if facts.state == S::Pending {
+                // A failure before the subscription ever started is a failed registration.
+                t.state = S::Failed;
+            }
+            t.failed_count += 1;
+            t.steps.push(step(
+                events::SUBSCRIPTION_CHARGE_FAILED,
+                facts.current_price,
+                n,
+            ));
+        }
+        (C::Cancelled, S::Pending | S::Active) => {
+            t.state = S::Cancelled;
+            t.steps
+                .push(step(events::SUBSCRIPTION_CANCELLED, facts.current_price, 0));
+        }
+        _ => return Err(misfit_state()),
+    }
+    // A subscription whose recurrence could not be set up was paid once, as a plain payment.
+    if !one_time && said.kind == C::Paid && facts.state != S::Pending {
+        return Err(misfit_state());
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paysys_platform::money::Currency;
+
+    fn pln(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("PLN").unwrap())
+    }
+
+    fn facts(kind: OrderKind, state: State) -> Facts {
+        Facts {
+            kind,
+            state,
+            price: pln(10),
+            current_price: pln(10),
+            charges_count: 0,
+            failed_count: 0,
+            payments_no: 0,
+        }
+    }
+
+    fn said(kind: ClaimKind, amount: Option<i64>) -> Said {
+        Said {
+            kind,
+            amount: amount.map(pln),
+            sequence: None,
+        }
+    }
+
+    fn kinds(t: &Transition) -> Vec<&'static str> {
+        t.steps.iter().map(|s| s.event_kind).collect()
+    }
+
+    #[test]
+    fn a_one_time_payment_is_paid_once() {
+        let f = facts(OrderKind::OneTime, State::Pending);
+        let t = transition(&f, &said(ClaimKind::Paid, Some(10))).unwrap();
+        assert_eq!((t.state, t.charges_count), (State::Paid, 1));
+        assert_eq!(kinds(&t), ["payment.succeeded"]);
+        let paid = Facts {
+            state: State::Paid,
+            charges_count: 1,
+            ..f.clone()
+        };
+        // A second PAYMENT, even validly signed with fresh ids, is refused.
+        assert!(matches!(
+            transition(&paid, &said(ClaimKind::Paid, Some(10))),
+            Err(Misfit::State { .. })
+        ));
+        // PAYMENT_FAILED after PAYMENT is refused.
+        assert!(matches!(
+            transition(&paid, &said(ClaimKind::PaymentFailed, None)),
+            Err(Misfit::State { .. })
+        ));
+    }
+
+    #[test]
+    fn the_wrong_amount_or_currency_is_never_applied() {
+        let f = facts(OrderKind::OneTime, State::Pending);
+        assert_eq!(
+            transition(&f, &said(ClaimKind::Paid, Some(1000))),
+            Err(Misfit::Amount {
+                expected: "0.10 PLN".into(),
+                got: "10.00 PLN".into()
+            })
+        );
+        let eur = Said {
+            kind: ClaimKind::Paid,
+            amount: Some(Money::new(10, Currency::parse("EUR").unwrap())),
+            sequence: None,
+        };
+        assert!(matches!(transition(&f, &eur), Err(Misfit::Amount { .. })));
+        assert_eq!(
+            transition(&f, &said(ClaimKind::Paid, None)),
+            Err(Misfit::MissingAmount)
+        );
+    }
+
+    #[test]
+    fn money_after_a_failure_is_accounted_as_late() {
+        let f = facts(OrderKind::OneTime, State::Failed);
+        let t = transition(&f, &said(ClaimKind::Paid, Some(10))).unwrap();
+        assert_eq!(t.state, State::Paid);
+        assert!(t.steps[0].late);
+    }
+
+    #[test]
+    fn subscription_callbacks_do_not_apply_to_one_time_payments_and_back() {
+        let one = facts(OrderKind::OneTime, State::Pending);
+        for k in [
+            ClaimKind::Registered,
+            ClaimKind::Charged,
+            ClaimKind::ChargeFailed,
+            ClaimKind::Cancelled,
+        ] {
+            assert!(matches!(
+                transition(&one, &said(k, Some(10))),
+                Err(Misfit::WrongKind { .. })
+            ));
+        }
+        let sub = facts(OrderKind::Subscription, State::Pending);
+        assert!(matches!(
+            transition(&sub, &said(ClaimKind::PaymentFailed, None)),
+            Err(Misfit::WrongKind { .. })
+        ));
+    }
+
+    #[test]
+    fn a_subscription_lives_registered_charged_cancelled() {
+        let mut f = facts(OrderKind::Subscription, State::Pending);
+        let t = transition(&f, &said(ClaimKind::Registered, None)).unwrap();
+        assert_eq!(
+            (t.state, kinds(&t)),
+            (State::Active, vec!["subscription.started"])
+        );
+        f.state = t.state;
+        for n in 1..=3 {
+            let t = transition(&f, &said(ClaimKind::Charged, Some(10))).unwrap();
+            assert_eq!(t.steps[0].sequence, n);
+            f.charges_count = t.charges_count;
+        }
+        let failed = transition(&f, &said(ClaimKind::ChargeFailed, None)).unwrap();
+        assert_eq!((failed.state, failed.steps[0].sequence), (State::Active, 4));
+        let t = transition(&f, &said(ClaimKind::Cancelled, None)).unwrap();
+        assert_eq!(t.state, State::Cancelled);
+        f.state = State::Cancelled;
+        // A charge reported after the cancellation happened: accounted, late, still cancelled.
+        let late = transition(&f, &said(ClaimKind::Charged, Some(10))).unwrap();
+        assert_eq!((late.state, late.steps[0].late), (State::Cancelled, true));
+        assert!(transition(&f, &said(ClaimKind::Cancelled, None)).is_err());
+        assert!(transition(&f, &said(ClaimKind::Registered, None)).is_err());
+    }
+
+    #[test]
+    fn the_first_charge_starts_the_subscription_and_numbered_charges_count_once() {
+        let mut f = facts(OrderKind::Subscription, State::Pending);
+        f.payments_no = 3;
+        let first = Said {
+            sequence: Some(1),
+            ..said(ClaimKind::Charged, Some(10))
+        };
+        let t = transition(&f, &first).unwrap();
+        assert_eq!(kinds(&t), ["subscription.started", "subscription.charged"]);
+        f.state = t.state;
+        f.charges_count = t.charges_count;
+        // The same charge number again, with fresh ids: refused.
+        assert_eq!(transition(&f, &first), Err(Misfit::AlreadyCharged(1)));
+        f.charges_count = 2;
+        let last = Said {
+            sequence: Some(3),
+            ..said(ClaimKind::Charged, Some(10))
+        };
+        let t = transition(&f, &last).unwrap();
+        assert_eq!(t.state, State::Completed);
+        assert_eq!(
+            kinds(&t),
+            ["subscription.charged", "subscription.cancelled"]
+        );
+        assert!(t.steps[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("completed"));
+        let beyond = Said {
+            sequence: Some(4),
+            ..said(ClaimKind::Charged, Some(10))
+        };
+        f.state = State::Active;
+        f.charges_count = 3;
+        assert_eq!(transition(&f, &beyond), Err(Misfit::BeyondPayments(4, 3)));
+    }
+
+    #[test]
+    fn a_recurring_charge_must_cost_the_current_price() {
+        let mut f = facts(OrderKind::Subscription, State::Active);
+        f.current_price = pln(25);
+        assert!(transition(&f, &said(ClaimKind::Charged, Some(10))).is_err());
+        assert!(transition(&f, &said(ClaimKind::Charged, Some(25))).is_ok());
+    }
+
+    #[test]
+    fn a_failed_registration_fails_the_subscription() {
+        let f = facts(OrderKind::Subscription, State::Pending);
+        let t = transition(&f, &said(ClaimKind::ChargeFailed, None)).unwrap();
+        assert_eq!((t.state, t.steps[0].sequence), (State::Failed, 1));
+    }
+
+    #[test]
+    fn recurrence_impossible_means_one_plain_payment() {
+        let f = facts(OrderKind::Subscription, State::Pending);
+        let t = transition(&f, &said(ClaimKind::Paid, Some(10))).unwrap();
+        assert_eq!(
+            (t.state, kinds(&t)),
+            (State::Paid, vec!["payment.succeeded"])
+        );
+        let active = facts(OrderKind::Subscription, State::Active);
+        assert!(transition(&active, &said(ClaimKind::Paid, Some(10))).is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! One adapter startup for every provider: its schema with the kit's tables and its own
+//! migrations, gRPC `PaymentProvider` + health, its callback routes, the outbox relay, and the
+//! command consumer when it takes asynchronous starts. A provider crate implements [`Adapter`];
+//! its binary is `paysys_platform::service::run::<paysys_adapter::Application<P>>()`.
+
+use crate::callback::{CallbackEndpoint, Incoming, Pipeline};
+use crate::grpc::{Kit, Service};
+use crate::provider::Provider;
+use axum::extract::State;
+use axum::response::Response;
+use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
+use paysys_platform::outbox::{self, OutboxSignal};
+use paysys_platform::{broker, db, server, Shutdown};
+use paysys_proto::payment_provider_server::PaymentProviderServer;
+use serde::de::DeserializeOwned;
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+use std::borrow::Cow;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The kit's tables, the same in every adapter's schema.
+static KIT_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/adapter");
+
+/// What the kit needs from an adapter's settings.
+pub struct Platform<'a> {
+    pub database: &'a DatabaseSettings,
+    pub amqp: &'a AmqpSettings,
+    pub telemetry: &'a TelemetrySettings,
+    /// gRPC + callback routes + health + metrics, one port.
+    pub listen: &'a str,
+}
+
+/// A provider adapter: how to build it from its settings.
+pub trait Adapter: Provider + Sized {
+    type Settings: DeserializeOwned + Send + Sync + 'static;
+    /// The binary's name, e.g. `provider-mobiltek`.
+    const SERVICE: &'static str;
+    fn platform(settings: &Self::Settings) -> Platform<'_>;
+    /// Checks beyond the types; the error names the setting.
+    fn validate(settings: &Self::Settings) -> Result<(), String>;
+    /// The provider's own migrations (`migrations/<name>`), applied with the kit's.
+    fn migrations() -> &'static Migrator;
+    /// The provider and its callback endpoints.
+    fn build(settings: &Self::Settings) -> anyhow::Result<(Self, Vec<Arc<dyn CallbackEndpoint>>)>;
+}
+
+/// The kit's and the provider's migrations as one list, in version order (the provider's
+/// early ones predate the kit).
+fn migrator<A: Adapter>() -> Migrator {
+    let mut all: Vec<_> = KIT_MIGRATOR
+        .iter()
+        .chain(A::migrations().iter())
+        .cloned()
+        .collect();
+    all.sort_by_key(|m| m.version);
+    Migrator {
+        migrations: Cow::Owned(all),
+        ..Migrator::DEFAULT
+    }
+}
+
+pub struct Application<A: Adapter> {
+    listener: TcpListener,
+    router: axum::Router,
+    settings: A::Settings,
+    kit: Kit,
+    signal: OutboxSignal,
+    shutdown: Shutdown,
+}
+
+#[derive(Clone)]
+struct Route {
+    pipeline: Pipeline,
+    endpoint: Arc<dyn CallbackEndpoint>,
+}
+
+/// Takes the raw request, so nothing (content type, method) is refused before authentication.
+async fn callback(State(r): State<Route>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    // Callbacks are small; a larger body is not a provider's.
+    let body = match axum::body::to_bytes(body, 256 * 1024).await {
+        Ok(b) => b,
+        Err(_) => {
+            return axum::response::IntoResponse::into_response((
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large",
+            ))
+        }
+    };
+    let incoming = Incoming {
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body,
+    };
+    r.pipeline.serve(r.endpoint.as_ref(), incoming).await
+}
+
+impl<A: Adapter> Application<A> {
+    pub async fn build(settings: A::Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        A::validate(&settings).map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        let (provider, endpoints) = A::build(&settings)?;
+        let name = provider.name();
+        let p = A::platform(&settings);
+        let pool = db::connect(p.database, name).await?;
+        db::migrate(&pool, &migrator::<A>()).await?;
+        let signal = OutboxSignal::default();
+        let provider: Arc<dyn Provider> = Arc::new(provider);
+        let pipeline = Pipeline {
+            pool: pool.clone(),
+            exchange: p.amqp.exchange.clone(),
+            signal: signal.clone(),
+            provider: provider.clone(),
+        };
+        let kit = Kit {
+            pool: pool.clone(),
+            provider,
+            pipeline: pipeline.clone(),
+        };
+        let (health, health_svc) = server::grpc_health();
+        health.set_serving::<PaymentProviderServer<Service>>().await;
+        let grpc = tonic::service::Routes::new(PaymentProviderServer::new(Service(kit.clone())))
+            .add_service(health_svc);
+        let mut callbacks = axum::Router::new();
+        for endpoint in endpoints {
+            callbacks = callbacks.route(
+                endpoint.path(),
+                axum::routing::any(callback).with_state(Route {
+                    pipeline: pipeline.clone(),
+                    endpoint,
+                }),
+            );
+        }
+        let ready = server::db_ready(pool.clone());
+        let router = server::finish(callbacks, Some(grpc), ready);
+        let listener = server::bind(p.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            settings,
+            kit,
+            signal,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn pool(&self) -> PgPool {
+        self.kit.pool.clone()
+    }
+
+    /// The listener and router alone, served without relay or consumer (the test kit counts
+    /// the events left in the outbox).
+    #[cfg(feature = "testkit")]
+    pub fn into_parts(self) -> (TcpListener, axum::Router) {
+        (self.listener, self.router)
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let amqp = A::platform(&self.settings).amqp.clone();
+        let publisher = Arc::new(broker::Publisher::new(
+            amqp.clone(),
+            vec![],
+            self.shutdown.clone(),
+        ));
+        let relay = tokio::spawn(outbox::relay(
+            self.kit.pool.clone(),
+            publisher,
+            self.signal.clone(),
+            self.shutdown.clone(),
+        ));
+        let name = self.kit.provider.name();
+        let consumer = if self.kit.provider.capabilities().async_one_time {
+            let kit = self.kit.clone();
+            let handler: broker::Handler =
+                Arc::new(move |msg| Box::pin(crate::commands::handle(kit.clone(), msg)));
+            Some(tokio::spawn(broker::consume(
+                amqp.clone(),
+                amqp.queue(&format!("provider.{name}.commands")),
+                vec![],
+                handler,
+                self.shutdown.clone(),
+            )))
+        } else {
+            None
+        };
+        tracing::info!(
+            port = self.port(),
+            provider = name,
+            "{} listening",
+            A::SERVICE
+        );
+        let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
+        self.shutdown.trigger();
+        let _ = relay.await;
+        if let Some(c) = consumer {
+            let _ = c.await;
+        }
+        served
+    }
+}
+
+impl<A: Adapter> paysys_platform::service::Service for Application<A> {
+    type Settings = A::Settings;
+    const NAME: &'static str = A::SERVICE;
+
+    fn telemetry(settings: &A::Settings) -> &TelemetrySettings {
+        A::platform(settings).telemetry
+    }
+
+    fn validate(settings: &A::Settings) -> Result<(), String> {
+        A::validate(settings)
+    }
+
+    async fn build(settings: A::Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        Application::build(settings, shutdown).await
+    }
+
+    async fn run_until_stopped(self) -> anyhow::Result<()> {
+        Application::run_until_stopped(self).await
+    }
+}
