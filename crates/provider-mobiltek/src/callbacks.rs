@@ -1,123 +1,126 @@
-//! `POST /mobiltek/notify`: Mobiltek's notifications (docs/providers/mobiltek.md). Authenticated
-//! first (nothing unsigned is stored or believed), then in ONE transaction: the notification id
-//! is recorded (a resend is acknowledged and has no effect), the transaction moves, and the event
-//! is written to the outbox. Mobiltek gets `OK` only after the commit, so an answer it never
-//! receives makes it resend, and the resend is deduplicated.
+//! `POST /mobiltek/notify` as a callback endpoint of the adapter kit (docs/providers/mobiltek.md):
+//! the hash is checked before anything is believed, the notification becomes one claim, and
+//! Mobiltek gets our plain-text answers: `OK` (also for a resend), `ERROR <why>` otherwise, with
+//! a 5xx when Mobiltek should resend.
 
-use crate::store;
-use crate::transitions::{self, Mismatch};
-use crate::wire::{Notification, NotificationError};
-use axum::extract::State;
+use crate::wire::{Notification, NotificationError, NotificationType};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use paysys_platform::outbox::OutboxSignal;
+use paysys_adapter::{
+    Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order, Outcome, Refusal,
+    Verdict,
+};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::PgPool;
 use std::collections::HashMap;
 
-#[derive(Clone)]
-pub struct CallbackState {
-    pub pool: PgPool,
+pub struct Notify {
     pub secret: SecretString,
-    pub exchange: String,
-    pub signal: OutboxSignal,
 }
 
-/// The answers of our protocol: plain text, `OK` or `ERROR <why>`.
-fn answer(status: StatusCode, text: String) -> Response {
-    (status, text).into_response()
-}
-
-fn count(result: &'static str) {
-    metrics::counter!("paysys_mobiltek_notifications_total", "result" => result).increment(1);
-}
-
-/// Takes the raw body, so a missing or odd content type is not refused before authentication:
-/// the hash decides.
-pub async fn notify(State(s): State<CallbackState>, body: axum::body::Bytes) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let n = match Notification::authenticate(s.secret.expose_secret(), &form) {
-        Ok(n) => n,
-        Err(NotificationError::BadHash) => {
-            count("bad_hash");
-            tracing::warn!("Mobiltek notification with a bad hash refused");
-            return answer(StatusCode::UNAUTHORIZED, "ERROR bad hash".into());
-        }
-        Err(e) => {
-            count("bad_request");
-            tracing::warn!(error = %e, "Mobiltek notification refused");
-            return answer(StatusCode::BAD_REQUEST, format!("ERROR {e}"));
-        }
-    };
-    match handle(&s, &n, &form).await {
-        Ok(Outcome::Applied) => {
-            s.signal.notify();
-            count("ok");
-            answer(StatusCode::OK, "OK".into())
-        }
-        Ok(Outcome::Duplicate) => {
-            count("duplicate");
-            tracing::info!(notification_id = %n.notification_id, "Mobiltek notification repeated; already handled");
-            answer(StatusCode::OK, "OK".into())
-        }
-        Ok(Outcome::UnknownTransaction) => {
-            count("unknown_transaction");
-            answer(
-                StatusCode::NOT_FOUND,
-                format!("ERROR transaction_id: unknown {}", n.transaction_id),
-            )
-        }
-        Ok(Outcome::Mismatch(m)) => {
-            count("bad_request");
-            tracing::warn!(error = %m, transaction_id = %n.transaction_id, "Mobiltek notification does not fit its transaction");
-            answer(StatusCode::BAD_REQUEST, format!("ERROR {m}"))
-        }
-        Err(e) => {
-            count("error");
-            tracing::error!(error = %format!("{e:#}"), "Mobiltek notification not stored; Mobiltek will resend");
-            answer(StatusCode::INTERNAL_SERVER_ERROR, "ERROR try again".into())
-        }
+fn claim_kind(t: NotificationType) -> ClaimKind {
+    match t {
+        NotificationType::Payment => ClaimKind::Paid,
+        NotificationType::PaymentFailed => ClaimKind::PaymentFailed,
+        NotificationType::Registration => ClaimKind::Registered,
+        NotificationType::Charge => ClaimKind::Charged,
+        NotificationType::ChargeFailed => ClaimKind::ChargeFailed,
+        NotificationType::Unregistration => ClaimKind::Cancelled,
     }
 }
 
-enum Outcome {
-    Applied,
-    Duplicate,
-    UnknownTransaction,
-    Mismatch(Mismatch),
-}
-
-async fn handle(
-    s: &CallbackState,
-    n: &Notification,
-    form: &HashMap<String, String>,
-) -> anyhow::Result<Outcome> {
-    let mut tx = s.pool.begin().await?;
-    let Some(t) = store::lock(&mut tx, &n.transaction_id).await? else {
-        return Ok(Outcome::UnknownTransaction);
-    };
-    if let Err(m) = transitions::check(&t, n) {
-        return Ok(Outcome::Mismatch(m));
+/// The claim an authenticated notification makes.
+pub fn claim(n: &Notification, form: &HashMap<String, String>) -> Claim {
+    let mut c = Claim::new(
+        Lookup::Reference(n.transaction_id.clone()),
+        n.notification_id.clone(),
+        claim_kind(n.kind),
+    );
+    c.amount = n.amount;
+    c.charge_id = n.charge_id.clone();
+    c.failure_reason = n.reason.clone();
+    c.fields.insert("mobiltek_msisdn".into(), n.msisdn.clone());
+    c.fields
+        .insert("mobiltek_operator_id".into(), n.operator_id.clone());
+    c.fields
+        .insert("mobiltek_notification_type".into(), n.kind.as_str().into());
+    // The number the user confirmed with replaces the one the merchant gave.
+    if !n.msisdn.is_empty() {
+        c.details.insert("msisdn".into(), n.msisdn.clone().into());
     }
     // Everything Mobiltek sent but the hash, for support and audits.
-    let fields: serde_json::Map<String, serde_json::Value> = form
-        .iter()
-        .filter(|(k, _)| k.as_str() != "hash")
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    if !store::record_notification(&mut tx, n, fields.into()).await? {
-        return Ok(Outcome::Duplicate);
-    }
-    let fx = transitions::apply(&t, n);
-    store::apply(&mut tx, &t, n, &fx).await?;
-    paysys_platform::events::enqueue(&mut tx, &s.exchange, &fx.event).await?;
-    tx.commit().await?;
-    tracing::info!(
-        transaction_id = %t.transaction_id,
-        notification = n.kind.as_str(),
-        event = %fx.event.kind,
-        event_id = %fx.event.event_id,
-        "Mobiltek notification accepted"
+    c.raw = serde_json::Value::Object(
+        form.iter()
+            .filter(|(k, _)| k.as_str() != "hash")
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
     );
-    Ok(Outcome::Applied)
+    c
+}
+
+#[async_trait::async_trait]
+impl CallbackEndpoint for Notify {
+    fn path(&self) -> &'static str {
+        "/mobiltek/notify"
+    }
+
+    async fn authenticate(&self, req: &Incoming) -> Result<Authenticated, Refusal> {
+        let form: HashMap<String, String> = req.form().into_iter().collect();
+        let n = Notification::authenticate(self.secret.expose_secret(), &form).map_err(
+            |e| match e {
+                NotificationError::BadHash => Refusal::Unauthenticated("bad hash".into()),
+                e => Refusal::Malformed(e.to_string()),
+            },
+        )?;
+        Ok(Authenticated {
+            claims: vec![claim(&n, &form)],
+            reply: String::new(),
+        })
+    }
+
+    /// A notification for another Mobiltek service than the order's is not this order's.
+    fn fits(&self, order: &Order, claim: &Claim) -> Result<(), String> {
+        let seen = claim.raw["service_id"].as_str().unwrap_or("");
+        if seen != order.detail("service_id") {
+            return Err(format!(
+                "service_id: the transaction belongs to service {}",
+                order.detail("service_id")
+            ));
+        }
+        Ok(())
+    }
+
+    fn answer(&self, verdict: Verdict<'_>) -> Response {
+        let (status, text) = match verdict {
+            Verdict::Refused(Refusal::Unauthenticated(_)) => {
+                (StatusCode::UNAUTHORIZED, "ERROR bad hash".to_string())
+            }
+            Verdict::Refused(Refusal::Malformed(why)) => {
+                (StatusCode::BAD_REQUEST, format!("ERROR {why}"))
+            }
+            Verdict::Refused(Refusal::Unverifiable(_))
+            | Verdict::Done {
+                outcome: Outcome::Failed,
+                ..
+            } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ERROR try again".to_string(),
+            ),
+            Verdict::Done {
+                outcome: Outcome::Applied | Outcome::Duplicate,
+                ..
+            } => (StatusCode::OK, "OK".to_string()),
+            Verdict::Done {
+                outcome: Outcome::UnknownOrder,
+                ..
+            } => (
+                StatusCode::NOT_FOUND,
+                "ERROR transaction_id: unknown".to_string(),
+            ),
+            Verdict::Done {
+                outcome: Outcome::Misfit(why),
+                ..
+            } => (StatusCode::BAD_REQUEST, format!("ERROR {why}")),
+        };
+        (status, text).into_response()
+    }
 }

@@ -17,6 +17,10 @@ pub struct MobiltekSettings {
     pub listen: String,
     /// Mobiltek's base URL: `{base_url}/ppe` and `{base_url}/unsubscribe`.
     pub base_url: String,
+    /// Mobiltek's test environment, where `test: "True"` orders go; unset: test orders are
+    /// refused (`-32602` naming `test`).
+    #[serde(default)]
+    pub test_base_url: Option<String>,
     /// Key of every hash exchanged with Mobiltek.
     pub secret: SecretString,
     /// Mobiltek service of a channel without `service_id` in its config.
@@ -34,6 +38,13 @@ impl MobiltekSettings {
                     "mobiltek.base_url must be an http(s) URL, got {:?}",
                     self.base_url
                 ))
+            }
+        }
+        if let Some(t) = &self.test_base_url {
+            if !url::Url::parse(t).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return Err(format!(
+                    "mobiltek.test_base_url must be an http(s) URL, got {t:?}"
+                ));
             }
         }
         if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {

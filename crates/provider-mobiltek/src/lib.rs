@@ -1,17 +1,16 @@
-//! provider-mobiltek: the Mobiltek adapter (seed 000, docs/providers/mobiltek.md). Speaks
-//! Mobiltek's protocol outbound (PPE redirect links with their hash, unsubscribe), serves
-//! Mobiltek's notifications, and turns them into PaySystem events through the transactional
-//! outbox.
+//! provider-mobiltek: the Mobiltek adapter (seed 000, docs/providers/mobiltek.md) on the adapter
+//! kit (crates/paysys-adapter): the `Provider` implementation (PPE links, unsubscribe), the
+//! notification endpoint, and Mobiltek's wire format with its hash.
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
 pub mod config;
-pub mod grpc;
 pub mod hash;
-pub mod startup;
-pub mod store;
-pub mod transitions;
+pub mod provider;
 pub mod wire;
 
 pub use config::Settings;
-pub use startup::Application;
+pub use provider::Mobiltek;
+
+/// The adapter process: the kit's startup around [`Mobiltek`].
+pub type Application = paysys_adapter::Application<Mobiltek>;

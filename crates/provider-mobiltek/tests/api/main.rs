@@ -3,6 +3,7 @@
 //! observed on the test's own exchange.
 
 mod helpers;
+mod kit;
 mod notify;
 mod start;
 mod unsubscribe;

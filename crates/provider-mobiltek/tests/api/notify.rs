@@ -40,7 +40,7 @@ async fn a_signed_payment_yields_exactly_one_payment_succeeded() {
     assert_eq!(app.notify_form(&tampered).await.0, 401);
     let other_key = signed("not-the-secret", &payment("n-1", &tid));
     assert_eq!(app.notify_form(&other_key).await.0, 401);
-    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM callbacks").await, 0);
 
     // The genuine one, twice (Mobiltek resends when it missed our answer): OK both times.
     for _ in 0..2 {
@@ -68,12 +68,11 @@ async fn a_signed_payment_yields_exactly_one_payment_succeeded() {
     assert_eq!(e.provider_fields["mobiltek_notification_type"], "PAYMENT");
     assert!(uuid::Uuid::parse_str(&e.event_id).is_ok());
 
-    let state: String =
-        sqlx::query_scalar("SELECT state FROM transactions WHERE transaction_id = $1")
-            .bind(&tid)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM orders WHERE reference = $1")
+        .bind(&tid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(state, "paid");
     app.stop().await;
 }
@@ -97,15 +96,31 @@ async fn a_subscription_lifecycle_becomes_its_events_in_order() {
         };
     let steps = [
         note("s-1", "REGISTRATION", "", ""),
-        note("s-2", "CHARGE", "0.25", "ch-1"),
-        note("s-3", "CHARGE", "0.25", "ch-2"),
-        note("s-4", "CHARGE_FAILED", "0.25", "ch-3"),
+        note("s-2", "CHARGE", "0.10", "ch-1"),
+        note("s-3", "CHARGE", "0.10", "ch-2"),
+        note("s-4", "CHARGE_FAILED", "0.10", "ch-3"),
         note("s-5", "UNREGISTRATION", "", ""),
     ];
-    for mut fields in steps {
+    for (i, mut fields) in steps.into_iter().enumerate() {
         fields[1].1 = &tid;
         assert_eq!(app.notify(&fields).await, (200, "OK".into()), "{fields:?}");
+        if i == 1 {
+            // A validly signed charge of another amount than the subscription's price is not
+            // believed: refused, kept as a discrepancy, no event.
+            let mut dearer = note("s-2b", "CHARGE", "0.25", "ch-x");
+            dearer[1].1 = &tid;
+            let (status, body) = app.notify(&dearer).await;
+            assert_eq!(status, 400, "{body}");
+            assert!(body.contains("amount 0.25 PLN"), "{body}");
+        }
     }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM discrepancies WHERE claim = 'charged' AND amount_minor = 25"
+        )
+        .await,
+        1
+    );
     let mut events = Vec::new();
     for _ in 0..5 {
         events.push(app.next_event().await);
@@ -125,9 +140,9 @@ async fn a_subscription_lifecycle_becomes_its_events_in_order() {
         summary,
         [
             ("subscription.started", 0, 10, ""),
-            ("subscription.charged", 1, 25, "ch-1"),
-            ("subscription.charged", 2, 25, "ch-2"),
-            ("subscription.charge_failed", 3, 25, "ch-3"),
+            ("subscription.charged", 1, 10, "ch-1"),
+            ("subscription.charged", 2, 10, "ch-2"),
+            ("subscription.charge_failed", 3, 10, "ch-3"),
             ("subscription.cancelled", 0, 10, ""),
         ]
     );
@@ -140,7 +155,7 @@ async fn a_subscription_lifecycle_becomes_its_events_in_order() {
         "REGISTRATION"
     );
     let (state, charges): (String, i32) =
-        sqlx::query_as("SELECT state, charges_count FROM transactions WHERE transaction_id = $1")
+        sqlx::query_as("SELECT state, charges_count FROM orders WHERE reference = $1")
             .bind(&tid)
             .fetch_one(&app.pool)
             .await
@@ -175,9 +190,22 @@ async fn malformed_or_misdirected_notifications_are_refused_with_a_reason() {
     wrong_kind[5].1 = "CHARGE";
     let (status, body) = app.notify(&wrong_kind).await;
     assert_eq!(status, 400);
-    assert!(body.contains("type"), "{body}");
+    assert!(
+        body.contains("charged callback does not apply to a one-time payment"),
+        "{body}"
+    );
 
-    assert_eq!(app.count("SELECT count(*) FROM notifications").await, 0);
+    // Only the misfit was recorded, as refused, and kept for operators.
+    assert_eq!(
+        app.count("SELECT count(*) FROM callbacks WHERE outcome = 'applied'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM discrepancies WHERE dedup_key = 'u-4'")
+            .await,
+        1
+    );
     marker(&mut app, "marker-2").await;
     let events = app.events_until_order("marker-2").await;
     assert_eq!(

@@ -66,7 +66,7 @@ async fn start_returns_seed_000_link_and_is_idempotent() {
     ));
 
     // The stored transaction.
-    let row = sqlx::query("SELECT * FROM transactions WHERE transaction_id = $1")
+    let row = sqlx::query("SELECT *, details->>'service_id' AS service_id, details->>'msisdn' AS msisdn, details->>'user_email' AS user_email FROM orders WHERE reference = $1")
         .bind(&resp.provider_ref)
         .fetch_one(&app.pool)
         .await
@@ -88,7 +88,7 @@ async fn start_returns_seed_000_link_and_is_idempotent() {
         (again.redirect_url, again.provider_ref),
         (url, resp.provider_ref)
     );
-    assert_eq!(app.count("SELECT count(*) FROM transactions").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 1);
 
     // The same order id for a different payment is refused, naming the field.
     let mut other = seed_one_time("cab3131a-dec7-49cc-8607-0121a61d3427");
@@ -146,6 +146,6 @@ async fn invalid_starts_name_the_field() {
             err.message()
         );
     }
-    assert_eq!(app.count("SELECT count(*) FROM transactions").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM orders").await, 0);
     app.stop().await;
 }
