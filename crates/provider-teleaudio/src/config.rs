@@ -17,6 +17,10 @@ pub struct TeleaudioSettings {
     pub listen: String,
     /// Teleaudio's API base URL.
     pub base_url: String,
+    /// Teleaudio's test environment, where `test: "True"` orders go; unset: test orders are
+    /// refused (`-32602` naming `test`).
+    #[serde(default)]
+    pub test_base_url: Option<String>,
     /// Key of the signatures exchanged with Teleaudio.
     pub secret: SecretString,
     pub request_timeout_ms: u64,
@@ -31,6 +35,13 @@ impl TeleaudioSettings {
                     "teleaudio.base_url must be an http(s) URL, got {:?}",
                     self.base_url
                 ))
+            }
+        }
+        if let Some(t) = &self.test_base_url {
+            if !url::Url::parse(t).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return Err(format!(
+                    "teleaudio.test_base_url must be an http(s) URL, got {t:?}"
+                ));
             }
         }
         if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {

@@ -1,18 +1,16 @@
-//! provider-teleaudio: the Teleaudio adapter (seeds 001, 002). Subscriptions confirmed by the
-//! user and renewed by Teleaudio, and webbilling: an asynchronous start from its command queue
-//! (Teleaudio sends an SMS code), then the code confirmed with at most three tries. Teleaudio's
-//! callbacks become PaySystem events through the transactional outbox.
+//! provider-teleaudio: the Teleaudio adapter (seeds 001, 002, docs/providers/teleaudio.md) on the
+//! adapter kit (crates/paysys-adapter): the `Provider` implementation (subscriptions, webbilling
+//! with its SMS code), the callback endpoint, the signed client and Teleaudio's wire types.
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
 pub mod client;
-pub mod commands;
 pub mod config;
-pub mod grpc;
-pub mod service;
-pub mod startup;
-pub mod store;
+pub mod provider;
 pub mod wire;
 
 pub use config::Settings;
-pub use startup::Application;
+pub use provider::Teleaudio;
+
+/// The adapter process: the kit's startup around [`Teleaudio`].
+pub type Application = paysys_adapter::Application<Teleaudio>;
