@@ -8,7 +8,10 @@ use crate::params::Fields;
 use crate::providers::{status_to_rpc, status_to_rpc_uncertain, Providers};
 use crate::store;
 use futures::future::BoxFuture;
-use paysys_proto::{ConfirmRequest, Customer, OrderKind, StartRequest, UnsubscribeRequest};
+use paysys_proto::{
+    Capabilities, ChangeRecurrenceRequest, ConfirmRequest, Customer, OrderKind, StartRequest,
+    UnsubscribeRequest,
+};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -19,8 +22,6 @@ pub struct Api {
     pub pool: PgPool,
     pub providers: Providers,
     pub signature_max_age: i64,
-    /// Providers whose one-time payments go through their command queue.
-    pub async_providers: Vec<String>,
     pub amqp_queue_prefix: String,
     /// Wakes the outbox relay after a command was stored.
     pub outbox: paysys_platform::outbox::OutboxSignal,
@@ -80,12 +81,40 @@ async fn merchant(api: &Api, params: &Value, ctx: &CallContext) -> Result<String
 }
 
 /// What the channel's adapter needs to start the payment (gRPC `Start`, or a queued command).
-fn start_request(req: &OrderRequest, channel: &store::Channel, kind: OrderKind) -> StartRequest {
+/// `payment.config` may set only the per-order keys the provider declared; the channel's own
+/// settings belong to the operator.
+fn start_request(
+    req: &OrderRequest,
+    channel: &store::Channel,
+    kind: OrderKind,
+    caps: &Capabilities,
+) -> Result<StartRequest, RpcError> {
     let amount = req.amount();
-    let mut channel_config = channel.config.clone();
-    channel_config.extend(req.payment_config.clone());
+    let mut order_config = std::collections::BTreeMap::new();
+    let mut refused = Vec::new();
+    for (k, v) in &req.payment_config {
+        if caps.order_config_keys.iter().any(|d| d == k) {
+            order_config.insert(k.clone(), v.clone());
+        } else {
+            refused.push((
+                format!("payment.config.{k}"),
+                if caps.order_config_keys.is_empty() {
+                    format!("provider {} takes no per-order settings; channel settings are the operator's", channel.provider)
+                } else {
+                    format!(
+                        "not a per-order setting of provider {} (allowed: {}); channel settings are the operator's",
+                        channel.provider,
+                        caps.order_config_keys.join(", ")
+                    )
+                },
+            ));
+        }
+    }
+    if !refused.is_empty() {
+        return Err(RpcError::invalid_fields(refused));
+    }
     let c = &req.customer;
-    StartRequest {
+    Ok(StartRequest {
         merchant_id: req.merchant_id.clone(),
         order_id: req.trans_ext_id.as_str().to_string(),
         channel_id: channel.id.clone(),
@@ -106,9 +135,11 @@ fn start_request(req: &OrderRequest, channel: &store::Channel, kind: OrderKind) 
             firstname: c.firstname.clone().unwrap_or_default(),
             lastname: c.lastname.clone().unwrap_or_default(),
         }),
-        channel_config: channel_config.into_iter().collect(),
+        channel_config: channel.config.clone().into_iter().collect(),
         article_config: req.article_config().into_iter().collect(),
-    }
+        test: req.test,
+        order_config: order_config.into_iter().collect(),
+    })
 }
 
 impl Api {
@@ -179,6 +210,17 @@ impl Api {
         let client = self
             .providers
             .get(&channel.provider, "payment.channel_id", &channel.id)?;
+        let caps = self.providers.capabilities(&channel.provider).await?;
+        if kind == OrderKind::OneTime && caps.async_one_time {
+            return Err(RpcError::invalid_field(
+                "payment.channel_id",
+                format!(
+                    "channel {} ({}) takes asynchronous, code-confirmed payments: use set_transaction",
+                    channel.id, channel.provider
+                ),
+            ));
+        }
+        let start = start_request(&req, &channel, kind, &caps)?;
         let fingerprint = req.fingerprint(&call.method);
         let (_, order) = store::insert_or_get_order(
             &self.pool,
@@ -205,7 +247,6 @@ impl Api {
         }
         // No stored answer: first call, or a retry after a failure. Adapters are idempotent on
         // (merchant_id, order_id), so asking again returns the same redirect.
-        let start = start_request(&req, &channel, kind);
         let mut client = client;
         let started = client
             .start(start)
@@ -358,16 +399,17 @@ impl Api {
         let channel = self
             .authorized_channel(call, ctx, &req, OrderKind::OneTime)
             .await?;
-        if !self.async_providers.contains(&channel.provider) {
-            return Err(RpcError::invalid_field(
-                "payment.channel_id",
-                format!("set_transaction is the asynchronous flow of Teleaudio webbilling; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
-            ));
-        }
         // The adapter must exist, even if it is down right now.
         self.providers
             .get(&channel.provider, "payment.channel_id", &channel.id)?;
-        let start = start_request(&req, &channel, OrderKind::OneTime);
+        let caps = self.providers.capabilities(&channel.provider).await?;
+        if !caps.async_one_time {
+            return Err(RpcError::invalid_field(
+                "payment.channel_id",
+                format!("set_transaction is the asynchronous, code-confirmed flow; channel {} ({}) takes set_transaction_sync", channel.id, channel.provider),
+            ));
+        }
+        let start = start_request(&req, &channel, OrderKind::OneTime, &caps)?;
         let response = json!({ "status": "1", "result": "accepted", "action_type": "" });
         let queue = self.command_queue(&channel.provider);
         let order = store::insert_async_order(
@@ -456,9 +498,31 @@ impl Api {
         }
     }
 
-    /// Netopia's recurrence changes (seed 003); other providers cannot do them.
+    /// Recurrence changes (seed 003: Netopia `modifyRecurrencePrice`, `moveRecurrence`), for
+    /// providers that declared them; answered like `unsubscribe`.
     async fn recurrence_change(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
         let merchant_id = merchant(self, &call.params, ctx).await?;
+        let mut f = Fields::new();
+        let change = if call.method == "modify_subscription_price" {
+            f.integer(&call.params, "price", "price").map(|p| {
+                if p <= 0 {
+                    f.fail("price", "must be greater than zero (minor units)");
+                }
+                paysys_proto::change_recurrence_request::Change::PriceMinor(p)
+            })
+        } else {
+            f.string(&call.params, "date", "date", 40).and_then(|d| {
+                crate::domain::parse_recurrence_date(&d)
+                    .map_err(|e| f.fail("date", e))
+                    .ok()
+                    .map(|at| {
+                        paysys_proto::change_recurrence_request::Change::NextChargeAt(
+                            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        )
+                    })
+            })
+        };
+        f.finish()?;
         let order = self
             .own_order(&merchant_id, &call.params, "order_ext_id")
             .await?;
@@ -468,9 +532,25 @@ impl Api {
                 "is not a subscription",
             ));
         }
-        Err(RpcError::invalid_field(
-            "order_ext_id",
-            format!("{} is not possible for provider {}: only Netopia recurring card payments can change price or date", call.method, order.provider),
-        ))
+        let caps = self.providers.capabilities(&order.provider).await?;
+        if !caps.change_recurrence {
+            return Err(RpcError::invalid_field(
+                "order_ext_id",
+                format!("{} is not possible for provider {}: it cannot change a subscription's price or date", call.method, order.provider),
+            ));
+        }
+        let mut client = self
+            .providers
+            .get(&order.provider, "order_ext_id", &order.channel_id)?;
+        let answer = client
+            .change_recurrence(ChangeRecurrenceRequest {
+                merchant_id: merchant_id.clone(),
+                order_id: order.trans_ext_id.clone(),
+                change,
+            })
+            .await
+            .map_err(|s| status_to_rpc_uncertain(&order.provider, s))?
+            .into_inner();
+        Ok(json!({ "status": 1, "result": answer.provider_answer, "action_type": null }))
     }
 }

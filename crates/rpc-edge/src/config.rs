@@ -17,9 +17,6 @@ pub struct EdgeSettings {
     pub listen: String,
     pub provider_timeout_ms: u64,
     pub signature_max_age_secs: i64,
-    /// Providers whose one-time payments go through their command queue (`set_transaction`).
-    #[serde(default)]
-    pub async_providers: Vec<String>,
     /// Provider name -> gRPC URL of its adapter.
     pub providers: BTreeMap<String, String>,
 }

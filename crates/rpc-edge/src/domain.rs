@@ -10,46 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// The merchant's own order id: unique per merchant, 1..=64 characters of `[A-Za-z0-9_.:-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TransExtId(String);
-
-impl TransExtId {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if s.is_empty() || s.len() > 64 {
-            return Err("must be 1 to 64 characters".into());
-        }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
-        {
-            return Err("may contain only letters, digits and _ . : -".into());
-        }
-        Ok(Self(s.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A mobile number in international form, digits only (seed: 48501123123).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Msisdn(String);
-
-impl Msisdn {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let d = s.trim().trim_start_matches('+');
-        if d.len() < 9 || d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(
-                "must be an international phone number of 9 to 15 digits, e.g. 48501123123".into(),
-            );
-        }
-        Ok(Self(d.to_string()))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use paysys_platform::domain::{Msisdn, OrderId as TransExtId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Article {
@@ -367,6 +328,26 @@ fn config_map(f: &mut Fields, v: Option<&Value>, path: &str) -> BTreeMap<String,
     out
 }
 
+/// `move_subscription_payment`'s `date` (seed 003: `YYYY-MM-dd HH:mm:ss`, Romanian local time,
+/// as Netopia reads it), or ISO 8601 / RFC 3339 with an offset. A local time the clocks skip
+/// (spring forward) is refused; one they pass twice (autumn) is the first.
+pub fn parse_recurrence_date(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let local = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").map_err(|_| {
+        "must be YYYY-MM-DD HH:MM:SS (Romanian local time) or ISO 8601 with an offset".to_string()
+    })?;
+    match local.and_local_timezone(chrono_tz::Europe::Bucharest) {
+        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&chrono::Utc)),
+        chrono::LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&chrono::Utc)),
+        chrono::LocalResult::None => {
+            Err("does not exist in Romanian local time (the clocks skip it)".into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,5 +422,21 @@ mod tests {
         v["articles"][0]["price"] = json!(11);
         let c = OrderRequest::parse(&v).unwrap();
         assert_ne!(a.fingerprint("m"), c.fingerprint("m"));
+    }
+
+    #[test]
+    fn recurrence_dates_are_romanian_local_or_carry_an_offset() {
+        let utc = |s: &str| parse_recurrence_date(s).unwrap().to_rfc3339();
+        // Seed 003's example: EEST (UTC+3) in September.
+        assert_eq!(utc("2011-09-18 11:00:00"), "2011-09-18T08:00:00+00:00");
+        // EET (UTC+2) in winter.
+        assert_eq!(utc("2026-12-01 10:00:00"), "2026-12-01T08:00:00+00:00");
+        assert_eq!(
+            utc("2026-12-01T10:00:00+01:00"),
+            "2026-12-01T09:00:00+00:00"
+        );
+        // 03:30 on the last Sunday of March 2026 does not exist in Bucharest.
+        assert!(parse_recurrence_date("2026-03-29 03:30:00").is_err());
+        assert!(parse_recurrence_date("18.09.2011").is_err());
     }
 }

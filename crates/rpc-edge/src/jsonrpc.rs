@@ -45,6 +45,14 @@ impl RpcError {
         m.insert(path.to_string(), Value::String(why.into()));
         Self::invalid_params(m)
     }
+    /// `-32602` naming several fields, each with its reason.
+    pub fn invalid_fields(fields: Vec<(String, String)>) -> Self {
+        let mut m = Map::new();
+        for (path, why) in fields {
+            m.insert(path, Value::String(why));
+        }
+        Self::invalid_params(m)
+    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(INTERNAL_ERROR, message)
     }

@@ -20,6 +20,7 @@ pub struct Application {
     router: axum::Router,
     settings: Settings,
     pool: PgPool,
+    api: Api,
     signal: OutboxSignal,
     shutdown: Shutdown,
 }
@@ -31,13 +32,13 @@ impl Application {
         let providers = Providers::new(
             &settings.edge.providers,
             Duration::from_millis(settings.edge.provider_timeout_ms),
+            pool.clone(),
         )?;
         let signal = OutboxSignal::default();
         let api = Api {
             pool: pool.clone(),
             providers,
             signature_max_age: settings.edge.signature_max_age_secs,
-            async_providers: settings.edge.async_providers.clone(),
             amqp_queue_prefix: settings.amqp.queue_prefix.clone(),
             outbox: signal.clone(),
         };
@@ -50,13 +51,14 @@ impl Application {
         ))
         .add_service(health_svc);
         let ready = server::db_ready(pool.clone());
-        let router = server::finish(crate::http::router(api), Some(grpc), ready);
+        let router = server::finish(crate::http::router(api.clone()), Some(grpc), ready);
         let listener = server::bind(&settings.edge.listen).await?;
         Ok(Self {
             listener,
             router,
             settings,
             pool,
+            api,
             signal,
             shutdown,
         })
@@ -81,15 +83,16 @@ impl Application {
             handler,
             self.shutdown.clone(),
         ));
-        // Commands to asynchronous providers leave through the outbox; their queues are declared
-        // here too, so a command waits in its queue while the adapter is down.
+        // Commands to asynchronous providers leave through the outbox; every provider's command
+        // queue is declared here too (an adapter that takes no commands leaves its own empty),
+        // so a command waits in its queue while the adapter is down.
         let queues = self
-            .settings
-            .edge
-            .async_providers
-            .iter()
+            .api
+            .providers
+            .names()
             .map(|p| self.settings.amqp.queue(&format!("provider.{p}.commands")))
             .collect();
+        let learn = tokio::spawn(self.api.providers.clone().learn_all(self.shutdown.clone()));
         let publisher = Arc::new(broker::Publisher::new(
             self.settings.amqp.clone(),
             queues,
@@ -106,6 +109,7 @@ impl Application {
         self.shutdown.trigger();
         let _ = consumer.await;
         let _ = relay.await;
+        let _ = learn.await;
         served
     }
 }
