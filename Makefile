@@ -15,6 +15,7 @@ demo:
 # The broker-restart test restarts RabbitMQ, which is slow for a while afterwards: it runs last.
 test:
 	bash scripts/infra.sh
+	bash scripts/test-deps.sh
 	cargo test --workspace --no-fail-fast
 	cargo test -p paysys-platform --test broker_restart -- --ignored
 

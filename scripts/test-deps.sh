@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the off-the-shelf peers that interop tests talk to. Idempotent and quiet: run it
+# before `cargo test` on a fresh machine. One line (or guard) per peer; add yours below.
+set -euo pipefail
+
+# provider-netopia tests/php_interop.rs: PHP's openssl_seal/openssl_open and DOM, as mobilPay's
+# PHP SDK uses them (Debian bookworm: php-cli brings openssl, php-xml brings dom).
+if ! command -v php >/dev/null 2>&1 || ! php -r 'exit(extension_loaded("dom") ? 0 : 1);' 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq php-cli php-xml >/dev/null
+fi
+
+# provider-netopia tests/soap_zeep.rs: Python zeep loads our WSDL and calls the SOAP operations.
+python3 -c 'import zeep' >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore zeep
