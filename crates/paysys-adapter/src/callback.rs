@@ -137,8 +137,10 @@ pub trait CallbackEndpoint: Send + Sync + 'static {
     /// parses what the callback claims.
     async fn authenticate(&self, req: &Incoming) -> Result<Authenticated, Refusal>;
 
-    /// Provider-specific fit beyond the state machine (e.g. Mobiltek's service_id).
-    fn fits(&self, _order: &Order, _claim: &Claim) -> Result<(), String> {
+    /// Provider-specific fit beyond the state machine, with the order at hand (Mobiltek's
+    /// service_id; MoCoPay's product and currency code, which only the order can map to ISO
+    /// 4217): may complete the claim, or refuse it with the reason.
+    fn fits(&self, _order: &Order, _claim: &mut Claim) -> Result<(), String> {
         Ok(())
     }
 
@@ -264,13 +266,15 @@ impl Pipeline {
                 Outcome::Misfit("refused before".into())
             });
         }
+        let mut claim = claim.clone();
+        let fitted = endpoint.map_or(Ok(()), |e| e.fits(&order, &mut claim));
+        let claim = &claim;
         let said = Said {
             kind: claim.kind,
             amount: claim.amount,
             sequence: claim.sequence,
         };
-        let fit = endpoint
-            .map_or(Ok(()), |e| e.fits(&order, claim))
+        let fit = fitted
             .and_then(|()| machine::transition(&order.facts(), &said).map_err(|m| m.to_string()));
         let t = match fit {
             Ok(t) => t,

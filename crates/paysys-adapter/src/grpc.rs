@@ -238,6 +238,21 @@ impl PaymentProvider for Service {
         };
         // Whatever our state, the provider decides and its answer is passed on (seed 000).
         let a = self.0.provider.unsubscribe(&o, ip).await?;
+        if a.ok && a.ends_subscription {
+            let mut claim = Claim::new(
+                store::Lookup::Reference(o.reference.clone()),
+                format!("unsubscribed:{}", o.reference),
+                ClaimKind::Cancelled,
+            );
+            claim.failure_reason = "unsubscribed by the merchant".into();
+            claim.raw = serde_json::json!({ "unsubscribe": a.text });
+            if self.0.pipeline.apply(None, &[claim]).await == Outcome::Failed {
+                return Err(ProviderError::Internal(anyhow::anyhow!(
+                    "the provider cancelled the subscription but it could not be recorded"
+                ))
+                .into());
+            }
+        }
         tracing::info!(provider = self.0.provider.name(), reference = %o.reference, ok = a.ok, "unsubscribe answered");
         Ok(Response::new(UnsubscribeResponse {
             provider_answer: a.text,
@@ -297,11 +312,20 @@ impl PaymentProvider for Service {
         };
         let a = self.0.provider.change_recurrence(&o, &change).await?;
         if a.ok {
-            if let RecurrenceChange::Price(p) = change {
-                store::set_current_price(&self.0.pool, &o.reference, p)
-                    .await
-                    .map_err(ProviderError::from)?;
+            match change {
+                RecurrenceChange::Price(p) => {
+                    store::set_current_price(&self.0.pool, &o.reference, p).await
+                }
+                RecurrenceChange::NextChargeAt(at) => {
+                    let mut d = serde_json::Map::new();
+                    d.insert(
+                        "next_charge_at".into(),
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
+                    );
+                    store::merge_details(&self.0.pool, &o.reference, &d).await
+                }
             }
+            .map_err(ProviderError::from)?;
         }
         Ok(Response::new(ChangeRecurrenceResponse {
             provider_answer: a.text,
@@ -347,6 +371,7 @@ impl PaymentProvider for Service {
             note,
             charges,
             test: o.test,
+            next_charge_at: o.detail("next_charge_at").to_string(),
         }))
     }
 }

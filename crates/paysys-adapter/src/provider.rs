@@ -56,6 +56,10 @@ pub struct Started {
 pub struct Answer {
     pub text: String,
     pub ok: bool,
+    /// The answer itself confirms that the subscription ended (Netopia's `cancelRecurrence`
+    /// 0x5000: no callback follows), so the kit ends it and tells the merchant. False where the
+    /// provider confirms with a callback of its own (Mobiltek, Teleaudio).
+    pub ends_subscription: bool,
 }
 
 /// The outcome of a code confirmation (seed 002).
@@ -119,6 +123,12 @@ pub trait Provider: Send + Sync + 'static {
     /// pipeline as callbacks (so it is believed only as far as it fits).
     async fn refresh(&self, _order: &Order) -> Result<Vec<Claim>, ProviderError> {
         Err(self.unsupported("status refresh"))
+    }
+
+    /// Pages of the provider's flow that the adapter serves itself (e.g. Netopia's form that
+    /// posts the sealed order to the card page), with the adapter's database.
+    fn pages(&self, _pool: sqlx::PgPool) -> Option<axum::Router> {
+        None
     }
 
     /// Provider fields every event of this order carries to the merchant (`additional_data`),

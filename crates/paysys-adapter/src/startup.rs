@@ -122,7 +122,7 @@ impl<A: Adapter> Application<A> {
         health.set_serving::<PaymentProviderServer<Service>>().await;
         let grpc = tonic::service::Routes::new(PaymentProviderServer::new(Service(kit.clone())))
             .add_service(health_svc);
-        let mut callbacks = axum::Router::new();
+        let mut callbacks = kit.provider.pages(pool.clone()).unwrap_or_default();
         for endpoint in endpoints {
             callbacks = callbacks.route(
                 endpoint.path(),

@@ -357,6 +357,22 @@ pub async fn set_current_price(pool: &PgPool, reference: &str, price: Money) -> 
     Ok(())
 }
 
+/// Merges provider details into an order's (e.g. a moved next charge date).
+pub async fn merge_details(
+    pool: &PgPool,
+    reference: &str,
+    details: &Map<String, Value>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET details = details || $2, updated_at = now() WHERE reference = $1",
+    )
+    .bind(reference)
+    .bind(sqlx::types::Json(details))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Ends an order that never started at the provider (a start refused for good).
 pub async fn lock_by_order(
     tx: &mut Transaction<'_, Postgres>,

@@ -78,7 +78,7 @@ impl CallbackEndpoint for Notify {
     }
 
     /// A notification for another Mobiltek service than the order's is not this order's.
-    fn fits(&self, order: &Order, claim: &Claim) -> Result<(), String> {
+    fn fits(&self, order: &Order, claim: &mut Claim) -> Result<(), String> {
         let seen = claim.raw["service_id"].as_str().unwrap_or("");
         if seen != order.detail("service_id") {
             return Err(format!(

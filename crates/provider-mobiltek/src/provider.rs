@@ -164,7 +164,11 @@ impl Provider for Mobiltek {
             )));
         }
         let ok = status.is_success() && UnsubscribeAnswer::parse(&text).succeeded();
-        Ok(Answer { text, ok })
+        Ok(Answer {
+            text,
+            ok,
+            ends_subscription: false,
+        })
     }
 
     /// Seed 000: `additional_data` of every notification.

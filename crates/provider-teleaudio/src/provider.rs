@@ -148,7 +148,11 @@ impl Provider for Teleaudio {
         let ok = serde_json::from_str::<wire::Answer>(&text)
             .map(|a| a.status == "OK")
             .unwrap_or(false);
-        Ok(Answer { text, ok })
+        Ok(Answer {
+            text,
+            ok,
+            ends_subscription: false,
+        })
     }
 
     async fn confirm(&self, order: &Order, code: &str) -> Result<Confirmed, ProviderError> {
