@@ -1,0 +1,5 @@
+//! provider-netopia binary: see `paysys_platform::service::run` (settings, telemetry, signals, run).
+#[tokio::main]
+async fn main() {
+    paysys_platform::service::run::<provider_netopia::Application>().await
+}
