@@ -20,9 +20,15 @@
 #![forbid(unsafe_code)]
 
 pub mod callback;
+pub mod callbacks;
+pub mod claims;
+pub mod client;
+pub mod config;
 pub mod currency;
 pub mod init_payment;
 pub mod notification;
+pub mod pages;
+pub mod provider;
 pub mod query;
 pub mod response;
 pub mod session;
@@ -48,3 +54,9 @@ pub use wire::{
     authenticate_query, HttpMethod, InboundError, RequestError, SignedRequest, INIT_PAYMENT_PATH,
     VERIFY_PAYMENT_PATH,
 };
+
+pub use config::Settings;
+pub use provider::Mocopay;
+
+/// The adapter process: the kit's startup around [`Mocopay`].
+pub type Application = paysys_adapter::Application<Mocopay>;

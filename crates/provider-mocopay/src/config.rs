@@ -1,0 +1,55 @@
+//! provider-mocopay settings: the shared sections plus `[mocopay]` (config/default.toml documents
+//! each).
+
+use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub telemetry: TelemetrySettings,
+    pub mocopay: MocopaySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MocopaySettings {
+    pub listen: String,
+    /// Where MoCoPay and browsers reach this adapter (notifyUrl, callbackUrl).
+    pub public_url: String,
+    /// Where MoCoPay's `/v1/payment/` API lives.
+    pub base_url: String,
+    /// MoCoPay's test environment (`test: "True"` orders); unset: refused.
+    #[serde(default)]
+    pub test_base_url: Option<String>,
+    pub api_key: String,
+    pub api_secret: SecretString,
+    pub request_timeout_ms: u64,
+}
+
+impl MocopaySettings {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("public_url", Some(&self.public_url)),
+            ("base_url", Some(&self.base_url)),
+            ("test_base_url", self.test_base_url.as_ref()),
+        ] {
+            if let Some(v) = v {
+                if !url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return Err(format!("mocopay.{name} must be an http(s) URL, got {v:?}"));
+                }
+            }
+        }
+        if self.api_key.is_empty() || self.api_key.contains(':') {
+            return Err("mocopay.api_key is required and has no ':'".into());
+        }
+        if self.api_secret.expose_secret().len() < 8 {
+            return Err("mocopay.api_secret must be at least 8 characters".into());
+        }
+        if self.request_timeout_ms == 0 {
+            return Err("mocopay.request_timeout_ms must be greater than 0".into());
+        }
+        Ok(())
+    }
+}
