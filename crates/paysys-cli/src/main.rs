@@ -65,6 +65,23 @@ enum Cmd {
     /// Drive the provider sandbox.
     #[command(subcommand)]
     Sandbox(SandboxCmd),
+    /// Authenticated provider callbacks that did not fit their order (a second payment, a
+    /// wrong amount or currency, a charge already accounted): refused, never applied, kept here.
+    #[command(subcommand)]
+    Discrepancies(DiscrepanciesCmd),
+}
+
+#[derive(Subcommand)]
+enum DiscrepanciesCmd {
+    /// Lists them, newest first, across every provider adapter.
+    List {
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        merchant: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +268,79 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 &json!({"id": m.id, "notify_url": m.notify_url}),
                 |_| println!("merchant {} saved", m.id),
             );
+        }
+        Cmd::Discrepancies(DiscrepanciesCmd::List {
+            provider,
+            merchant,
+            limit,
+        }) => {
+            if let Some(p) = provider {
+                if !PROVIDERS.contains(&p.as_str()) {
+                    fail_usage(format!(
+                        "--provider must be one of {}",
+                        PROVIDERS.join(", ")
+                    ));
+                }
+            }
+            let pool = pool(cli).await?;
+            let mut all = Vec::new();
+            for p in PROVIDERS
+                .iter()
+                .filter(|p| provider.as_deref().is_none_or(|f| f == **p))
+            {
+                // Each adapter keeps its own in its schema; one not deployed has none.
+                let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(format!("{p}.discrepancies"))
+                    .fetch_one(&pool)
+                    .await?;
+                if !exists {
+                    continue;
+                }
+                let rows = sqlx::query(&format!(
+                    "SELECT id, merchant_id, order_id, claim, amount_minor, currency, reason, body, received_at
+                     FROM {p}.discrepancies WHERE ($1::text IS NULL OR merchant_id = $1)
+                     ORDER BY received_at DESC LIMIT $2"
+                ))
+                .bind(merchant.as_deref())
+                .bind(*limit)
+                .fetch_all(&pool)
+                .await?;
+                for r in rows {
+                    let at: chrono::DateTime<chrono::Utc> = r.get("received_at");
+                    all.push(json!({
+                        "provider": p,
+                        "id": r.get::<i64, _>("id"),
+                        "merchant_id": r.get::<String, _>("merchant_id"),
+                        "order_id": r.get::<String, _>("order_id"),
+                        "claim": r.get::<String, _>("claim"),
+                        "amount_minor": r.get::<Option<i64>, _>("amount_minor"),
+                        "currency": r.get::<Option<String>, _>("currency").map(|c| c.trim().to_string()),
+                        "reason": r.get::<String, _>("reason"),
+                        "callback": r.get::<Value, _>("body"),
+                        "received_at": at.to_rfc3339(),
+                    }));
+                }
+            }
+            all.sort_by(|a, b| b["received_at"].as_str().cmp(&a["received_at"].as_str()));
+            all.truncate(usize::try_from(*limit).unwrap_or(100));
+            print(cli, &Value::Array(all.clone()), |_| {
+                if all.is_empty() {
+                    println!("no discrepancies");
+                }
+                for d in &all {
+                    println!(
+                        "{}  {:<10} merchant {:<8} order {:<36} {:<14} {} {}  {}",
+                        d["received_at"].as_str().unwrap_or(""),
+                        d["provider"].as_str().unwrap_or(""),
+                        d["merchant_id"].as_str().unwrap_or(""),
+                        d["order_id"].as_str().unwrap_or(""),
+                        d["claim"].as_str().unwrap_or(""),
+                        d["amount_minor"],
+                        d["currency"].as_str().unwrap_or(""),
+                        d["reason"].as_str().unwrap_or(""),
+                    );
+                }
+            });
         }
         Cmd::Merchant(MerchantCmd::List) => {
             let pool = pool(cli).await?;

@@ -332,6 +332,9 @@ impl Api {
             "trans_ext_id"
         };
         let order = self.own_order(&merchant_id, &call.params, field).await?;
+        // The adapter's view, refreshed from the provider where it can ask (MoCoPay's
+        // verifyPayment); what it learns reaches `events` once its events are consumed.
+        let provider_view = self.provider_view(&merchant_id, &order).await;
         let events = store::order_events(&self.pool, &merchant_id, &order.trans_ext_id)
             .await
             .map_err(db)?;
@@ -369,8 +372,61 @@ impl Api {
                 "updated_at": order.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "charges": charges,
                 "events": events,
+                "provider_view": provider_view,
             }
         }))
+    }
+
+    /// What the order's adapter knows (`PaymentProvider.Refresh`): its state, charges expected
+    /// (`payments_no`), made and failed, the current price, the next due date and every charge;
+    /// `fresh` says whether the provider itself was asked. With the adapter down: what the edge
+    /// stored, said so.
+    async fn provider_view(&self, merchant_id: &str, order: &store::Order) -> Value {
+        let Ok(mut client) = self
+            .providers
+            .get(&order.provider, "trans_ext_id", &order.channel_id)
+        else {
+            return json!({"fresh": false, "note": "no adapter for this provider"});
+        };
+        match client
+            .refresh(paysys_proto::RefreshRequest {
+                merchant_id: merchant_id.to_string(),
+                order_id: order.trans_ext_id.clone(),
+            })
+            .await
+        {
+            Ok(r) => {
+                let r = r.into_inner();
+                json!({
+                    "state": r.state,
+                    "test": r.test,
+                    "amount": r.amount_minor,
+                    "currency": r.currency,
+                    "current_price": r.current_price_minor,
+                    "payments_no": r.payments_no,
+                    "charges_count": r.charges_count,
+                    "failed_count": r.failed_count,
+                    "next_charge_at": (!r.next_charge_at.is_empty()).then_some(r.next_charge_at),
+                    "fresh": r.fresh,
+                    "note": r.note,
+                    "charges": r.charges.iter().map(|c| json!({
+                        "sequence": c.sequence,
+                        "charge_id": c.charge_id,
+                        "amount": c.amount_minor,
+                        "currency": c.currency,
+                        "outcome": c.outcome,
+                        "at": c.at,
+                    })).collect::<Vec<_>>(),
+                })
+            }
+            Err(s) => {
+                tracing::warn!(provider = %order.provider, error = %s, "refresh failed; answering from stored state");
+                json!({
+                    "fresh": false,
+                    "note": format!("provider {} could not be asked; this is the state PaySystem stored", order.provider),
+                })
+            }
+        }
     }
 
     async fn channels(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
