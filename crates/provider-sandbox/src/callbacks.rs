@@ -2,12 +2,86 @@
 //! connection error or 5xx with a doubling delay (`sandbox.callback_attempts`,
 //! `callback_backoff_ms`), never resent after a 4xx (the adapter refused it: logged), and sent
 //! twice under the `duplicate_callbacks` fault. Every attempt's outcome lands in the delivery log
-//! of `GET /_sandbox/state`.
+//! of `GET /_sandbox/state`. A simulator only builds its `Callback`s (its own body, signature
+//! and headers); sending them is the same for every provider.
 
 use crate::faults::Fault;
 use crate::App;
 use serde::Serialize;
 use std::time::Duration;
+
+/// One callback to an adapter, ready to send: the request a provider POSTs, already signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// The callback's type (e.g. Mobiltek's `PAYMENT`).
+    pub kind: String,
+    /// The provider's transaction or subscription id.
+    pub reference: String,
+    /// The adapter's endpoint.
+    pub url: String,
+    pub content_type: &'static str,
+    /// Further headers, e.g. a signature.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Callback {
+    /// A form-encoded callback (`application/x-www-form-urlencoded`), fields in the given order.
+    pub fn form<'a>(
+        url: &str,
+        kind: &str,
+        reference: &str,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        Self::new(
+            url,
+            kind,
+            reference,
+            "application/x-www-form-urlencoded",
+            body,
+        )
+    }
+
+    /// A JSON callback.
+    pub fn json(url: &str, kind: &str, reference: &str, body: &serde_json::Value) -> Self {
+        Self::new(url, kind, reference, "application/json", body.to_string())
+    }
+
+    fn new(
+        url: &str,
+        kind: &str,
+        reference: &str,
+        content_type: &'static str,
+        body: String,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            reference: reference.into(),
+            url: url.into(),
+            content_type,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// Adds a header (e.g. the provider's signature of `body`).
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        self.headers.iter().fold(
+            http.post(&self.url)
+                .header("content-type", self.content_type)
+                .body(self.body.clone()),
+            |r, (name, value)| r.header(*name, value),
+        )
+    }
+}
 
 /// The outcome of one callback (one copy of it).
 #[derive(Debug, Clone, Serialize)]
@@ -31,35 +105,24 @@ impl Delivery {
     }
 }
 
-/// Sends one callback (twice under `duplicate_callbacks`); `request` builds a fresh request per
-/// attempt. Returns the delivery of the first copy.
-pub async fn deliver(
-    app: &App,
-    provider: &str,
-    kind: &str,
-    reference: &str,
-    request: impl Fn() -> reqwest::RequestBuilder,
-) -> Delivery {
+/// Sends one callback (twice under `provider`'s `duplicate_callbacks` fault). Returns the
+/// delivery of the first copy.
+pub async fn deliver(app: &App, provider: &str, callback: &Callback) -> Delivery {
     let copies = match app.state.lock().await.fault(provider) {
         Fault::DuplicateCallbacks => 2,
         _ => 1,
     };
     let mut first = None;
     for _ in 0..copies {
-        let d = send(app, provider, kind, reference, &request).await;
+        let d = send(app, provider, callback).await;
         app.state.lock().await.log_delivery(d.clone());
         first.get_or_insert(d);
     }
     first.expect("at least one copy is sent")
 }
 
-async fn send(
-    app: &App,
-    provider: &str,
-    kind: &str,
-    reference: &str,
-    request: &impl Fn() -> reqwest::RequestBuilder,
-) -> Delivery {
+async fn send(app: &App, provider: &str, callback: &Callback) -> Delivery {
+    let (kind, reference) = (callback.kind.as_str(), callback.reference.as_str());
     let mut delay = Duration::from_millis(app.settings.callback_backoff_ms);
     let max = app.settings.callback_attempts.max(1);
     let mut d = Delivery {
@@ -74,7 +137,7 @@ async fn send(
     for attempt in 1..=max {
         d.attempts = attempt;
         d.at = chrono::Utc::now().to_rfc3339();
-        match request().send().await {
+        match callback.request(&app.http).send().await {
             Ok(r) => {
                 let status = r.status();
                 d.status = Some(status.as_u16());

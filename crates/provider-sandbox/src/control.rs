@@ -1,17 +1,19 @@
 //! `/_sandbox` control endpoints (DESIGN section 7, a contract; JSON in and out): complete the
-//! page behind a redirect URL, advance the clock, set faults, read SMS, dump the state. Each
-//! simulated provider plugs in here: `complete` dispatches on the redirect URL's path, `advance`
-//! collects every provider's due charges.
+//! page behind a redirect URL, advance the clock, set faults, read SMS, dump the state. Every
+//! provider-specific step is a call on the registered simulators (`App::simulators`):
+//! `complete` goes to the one that owns the redirect URL, `advance` merges every simulator's due
+//! charges, `faults` knows their names, `dump` asks each for its part.
 
 use crate::callbacks::Delivery;
-use crate::faults::{Fault, PROVIDERS};
-use crate::{mobiltek, teleaudio, App};
+use crate::faults::Fault;
+use crate::simulator::{CompleteRequest, FieldError};
+use crate::App;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 /// A 400 naming the bad field: `{"ok":false,"error":{"field":..,"message":..}}`.
@@ -34,70 +36,91 @@ struct Complete {
     /// Extension: "fail" makes the subscription's later recurring charges fail.
     #[serde(default)]
     charges: Option<String>,
+    /// Provider-specific fields (e.g. Netopia's `card`), passed through to the simulator.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
-/// `POST /_sandbox/complete {"redirect_url", "outcome": "success"|"failure", "charges"?}`: the
-/// end user finishes or abandons the page behind a redirect URL. Answers only after the adapter
-/// answered the resulting notifications: `{"ok":true,"provider",..,"notifications":[types]}`.
+impl Complete {
+    fn parse(self) -> Result<CompleteRequest, FieldError> {
+        let success = match self.outcome.as_str() {
+            "success" => true,
+            "failure" => false,
+            _ => {
+                return Err(FieldError::new(
+                    "outcome",
+                    "must be \"success\" or \"failure\"",
+                ))
+            }
+        };
+        let charges_fail = match self.charges.as_deref() {
+            None | Some("succeed") => false,
+            Some("fail") => true,
+            Some(_) => {
+                return Err(FieldError::new(
+                    "charges",
+                    "must be \"fail\" or \"succeed\"",
+                ))
+            }
+        };
+        let redirect_url = url::Url::parse(&self.redirect_url)
+            .map_err(|_| FieldError::redirect_url("not a URL"))?;
+        Ok(CompleteRequest {
+            redirect_url,
+            success,
+            charges_fail,
+            extra: self.extra,
+        })
+    }
+}
+
+/// `POST /_sandbox/complete {"redirect_url", "outcome": "success"|"failure", "charges"?, ..}`:
+/// the end user finishes or abandons the page behind a redirect URL. Answers only after the
+/// adapter answered the resulting notifications:
+/// `{"ok":true,"provider",..,"notifications":[types],"deliveries":[..]}`.
 pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let c: Complete = match body(&raw) {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let success = match c.outcome.as_str() {
-        "success" => true,
-        "failure" => false,
-        _ => return bad("outcome", "must be \"success\" or \"failure\""),
+    let request = match c.parse() {
+        Ok(r) => r,
+        Err(e) => return bad(&e.field, e.message),
     };
-    let charges_fail = match c.charges.as_deref() {
-        None | Some("succeed") => false,
-        Some("fail") => true,
-        Some(_) => return bad("charges", "must be \"fail\" or \"succeed\""),
+    let Some(sim) = app
+        .simulators
+        .iter()
+        .find(|s| s.owns(&request.redirect_url))
+    else {
+        return bad(
+            "redirect_url",
+            format!(
+                "not a redirect URL of a simulated provider ({})",
+                names(&app).join(", ")
+            ),
+        );
     };
-    let Ok(url) = url::Url::parse(&c.redirect_url) else {
-        return bad("redirect_url", "not a URL");
-    };
-    if mobiltek::is_ppe_path(url.path()) {
-        let query = url.query().unwrap_or("");
-        return match mobiltek::complete(&app, query, success, charges_fail, "").await {
-            Ok(done) => Json(json!({
-                "ok": true,
-                "provider": "mobiltek",
-                "transaction_id": done.transaction_id,
-                "notifications": kinds(&done.deliveries),
-                "deliveries": done.deliveries,
-            }))
-            .into_response(),
-            Err(e) => bad("redirect_url", e),
-        };
+    let _in_order = app.callback_order.lock().await;
+    match sim.complete(&app, &request).await {
+        Ok(done) => {
+            let mut answer = Map::new();
+            answer.insert("ok".into(), true.into());
+            answer.insert("provider".into(), sim.name().into());
+            answer.extend(done.fields);
+            answer.insert("notifications".into(), json!(kinds(&done.deliveries)));
+            answer.insert("deliveries".into(), json!(done.deliveries));
+            Json(answer).into_response()
+        }
+        Err(e) => bad(&e.field, e.message),
     }
-    if let Some(id) = url
-        .path()
-        .strip_suffix('/')
-        .unwrap_or(url.path())
-        .rsplit_once("/teleaudio/confirm/")
-        .map(|(_, id)| id.to_string())
-    {
-        let _in_order = app.callback_order.lock().await;
-        let callbacks = {
-            let mut state = app.state.lock().await;
-            match teleaudio::complete(&mut state, &id, success, charges_fail) {
-                Ok(c) => c,
-                Err(e) => return bad("redirect_url", e),
-            }
-        };
-        let sent = app.deliver_teleaudio(callbacks).await;
-        return Json(json!({"ok": true, "provider": "teleaudio", "notifications": sent}))
-            .into_response();
-    }
-    bad(
-        "redirect_url",
-        "not a redirect URL of a simulated provider (.../mobiltek/ppe?... or .../teleaudio/confirm/...)",
-    )
 }
 
 fn kinds(deliveries: &[Delivery]) -> Vec<&str> {
     deliveries.iter().map(|d| d.kind.as_str()).collect()
+}
+
+fn names(app: &App) -> Vec<&'static str> {
+    app.simulators.iter().map(|s| s.name()).collect()
 }
 
 #[derive(Deserialize)]
@@ -107,7 +130,7 @@ struct Advance {
 
 /// `POST /_sandbox/clock/advance {"seconds": N}`: moves the clock; every recurring charge that
 /// falls due is performed (several per subscription when several periods passed) and notified
-/// in due order before the answer `{"ok":true,"now":..,"charges":count}`.
+/// in due order across all providers before the answer `{"ok":true,"now":..,"charges":count}`.
 pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let a: Advance = match body(&raw) {
         Ok(a) => a,
@@ -117,18 +140,26 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
         return bad("seconds", "must be between 0 and ten years");
     }
     let _in_order = app.callback_order.lock().await;
-    let (now, mobiltek_due, teleaudio_due) = {
+    let (now, mut due) = {
         let mut state = app.state.lock().await;
         let now = state.clock.advance(a.seconds);
-        let mobiltek_due = mobiltek::due(&mut state);
-        let mut teleaudio_due = teleaudio::due_charges(&mut state);
-        teleaudio_due.sort_by_key(|(at, _)| *at);
-        (now, mobiltek_due, teleaudio_due)
+        let due: Vec<_> = app
+            .simulators
+            .iter()
+            .flat_map(|sim| {
+                sim.due(&mut state, now)
+                    .into_iter()
+                    .map(move |d| (d.at, sim, d.callback))
+            })
+            .collect();
+        (now, due)
     };
-    let count = mobiltek_due.len() + teleaudio_due.len();
-    mobiltek::notify(&app, mobiltek_due).await;
-    app.deliver_teleaudio(teleaudio_due.into_iter().map(|(_, c)| c).collect())
-        .await;
+    // Stable: same-time charges keep each simulator's order, then registration order.
+    due.sort_by_key(|(at, _, _)| *at);
+    let count = due.len();
+    for (_, sim, callback) in due {
+        sim.deliver(&app, &callback).await;
+    }
     Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count})).into_response()
 }
 
@@ -138,17 +169,16 @@ struct Faults {
     mode: String,
 }
 
-/// `POST /_sandbox/faults {"provider", "mode": "timeout"|"error"|"duplicate_callbacks"|"none"}`.
+/// `POST /_sandbox/faults {"provider", "mode": "timeout"|"error"|"duplicate_callbacks"|"none"}`;
+/// `provider` is a registered simulator's name.
 pub async fn faults(State(app): State<App>, raw: axum::body::Bytes) -> Response {
     let f: Faults = match body(&raw) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    if !PROVIDERS.contains(&f.provider.as_str()) {
-        return bad(
-            "provider",
-            format!("must be one of {}", PROVIDERS.join(", ")),
-        );
+    let names = names(&app);
+    if !names.contains(&f.provider.as_str()) {
+        return bad("provider", format!("must be one of {}", names.join(", ")));
     }
     let Some(mode) = Fault::parse(&f.mode) else {
         return bad(
@@ -170,19 +200,17 @@ pub async fn sms(State(app): State<App>, Query(q): Query<HashMap<String, String>
     Json(json!({"phone": phone, "messages": messages})).into_response()
 }
 
-/// `GET /_sandbox/state`: what the simulated providers know, and the latest callbacks.
+/// `GET /_sandbox/state`: what the simulated providers know (each under its name), and the
+/// latest callbacks.
 pub async fn dump(State(app): State<App>) -> Response {
     let state = app.state.lock().await;
-    Json(json!({
-        "now": state.now().to_rfc3339(),
-        "clock_offset_secs": state.clock.offset_secs(),
-        "faults": state.faults,
-        "mobiltek": {"transactions": state.mobiltek.transactions.values().collect::<Vec<_>>()},
-        "teleaudio": {
-            "subscriptions": state.teleaudio.subscriptions.values().collect::<Vec<_>>(),
-            "webbilling": state.teleaudio.webbilling.values().collect::<Vec<_>>(),
-        },
-        "deliveries": state.deliveries,
-    }))
-    .into_response()
+    let mut out = Map::new();
+    out.insert("now".into(), state.now().to_rfc3339().into());
+    out.insert("clock_offset_secs".into(), state.clock.offset_secs().into());
+    out.insert("faults".into(), json!(state.faults));
+    for sim in app.simulators.iter() {
+        out.insert(sim.name().into(), sim.dump(&state));
+    }
+    out.insert("deliveries".into(), json!(state.deliveries));
+    Json(out).into_response()
 }

@@ -1,7 +1,8 @@
 //! provider-sandbox: faithful simulators of the payment providers, one module each (Mobiltek,
-//! Teleaudio), calling the adapters back like the real providers do, plus what they share: the
-//! `/_sandbox` control endpoints of DESIGN section 7 (`control`), the clock, faults, SMS store,
-//! callback delivery, and a merchant inbox for demos. Never used in production.
+//! Teleaudio), each implementing `simulator::Simulator` and registered in `simulators`, calling
+//! the adapters back like the real providers do, plus what they share: the `/_sandbox` control
+//! endpoints of DESIGN section 7 (`control`), the clock, faults, SMS store, callback delivery,
+//! subscription lifecycle, and a merchant inbox for demos. Never used in production.
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
@@ -10,19 +11,32 @@ pub mod config;
 pub mod control;
 pub mod faults;
 pub mod inbox;
+pub mod lifecycle;
 pub mod mobiltek;
+pub mod simulator;
 pub mod sms;
 pub mod startup;
 pub mod state;
 pub mod teleaudio;
 
 pub use config::Settings;
+pub use simulator::Simulator;
 pub use startup::Application;
 
 use config::SandboxSettings;
+use simulator::Simulators;
 use state::State;
 use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// Every simulated provider, each reading its `[sandbox.<name>]` section. Registering a new
+/// one is one line here (see `simulator` for the rest); ties in due time are sent in this order.
+pub fn simulators(settings: &SandboxSettings) -> Result<Vec<Arc<dyn Simulator>>, String> {
+    Ok(vec![
+        Arc::new(mobiltek::Mobiltek::new(settings)?),
+        Arc::new(teleaudio::Teleaudio::new(settings)?),
+    ])
+}
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -34,31 +48,6 @@ pub struct App {
     /// the order they happened (a registration before its first charge, charge n before n+1)
     /// even when control calls overlap.
     pub callback_order: Arc<Mutex<()>>,
-}
-
-impl App {
-    /// Signs (X-Teleaudio-Signature) and POSTs Teleaudio callbacks to the adapter, in order.
-    /// Returns the types sent.
-    pub async fn deliver_teleaudio(&self, callbacks: Vec<serde_json::Value>) -> Vec<String> {
-        let mut sent = Vec::new();
-        for cb in callbacks {
-            let body = cb.to_string();
-            let sig = paysys_platform::signing::hmac_sha256_hex(
-                self.settings.teleaudio_secret.as_bytes(),
-                body.as_bytes(),
-            );
-            let kind = cb["type"].as_str().unwrap_or("").to_string();
-            let reference = cb["provider_id"].as_str().unwrap_or("").to_string();
-            callbacks::deliver(self, "teleaudio", &kind, &reference, || {
-                self.http
-                    .post(&self.settings.teleaudio_notify_url)
-                    .header("content-type", "application/json")
-                    .header("x-teleaudio-signature", sig.clone())
-                    .body(body.clone())
-            })
-            .await;
-            sent.push(kind);
-        }
-        sent
-    }
+    /// The registered simulators, in registration order.
+    pub simulators: Simulators,
 }

@@ -1,11 +1,14 @@
-//! Builds the sandbox: every simulated provider's routes and the control endpoints on one port
-//! (`sandbox.listen`), with `/healthz`, `/readyz` and `/metrics`. No database: state is memory.
+//! Builds the sandbox: every registered simulator's routes (`crate::simulators`) and the
+//! control endpoints on one port (`sandbox.listen`), with `/healthz`, `/readyz` and `/metrics`.
+//! No database: state is memory.
 
 use crate::config::Settings;
-use crate::{control, inbox, mobiltek, teleaudio, App};
+use crate::simulator::Simulator;
+use crate::{control, inbox, App};
 use axum::routing::{get, post};
 use paysys_platform::server;
 use paysys_platform::Shutdown;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -16,11 +19,20 @@ pub struct Application {
 }
 
 impl Application {
+    /// The sandbox with every registered simulator.
     pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
-        settings
-            .sandbox
-            .validate()
+        let simulators = crate::simulators(&settings.sandbox)
             .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        Self::build_with(settings, shutdown, simulators).await
+    }
+
+    /// The sandbox with these simulators (tests add their own).
+    pub async fn build_with(
+        settings: Settings,
+        shutdown: Shutdown,
+        simulators: Vec<Arc<dyn Simulator>>,
+    ) -> anyhow::Result<Self> {
+        check(&settings, &simulators).map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
         let app = App {
             settings: Arc::new(settings.sandbox.clone()),
             state: Default::default(),
@@ -28,22 +40,8 @@ impl Application {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()?,
             callback_order: Default::default(),
+            simulators: simulators.clone().into(),
         };
-        let teleaudio = axum::Router::new()
-            .route(
-                "/teleaudio/subscriptions",
-                post(teleaudio::create_subscription),
-            )
-            .route(
-                "/teleaudio/subscriptions/{id}/cancel",
-                post(teleaudio::cancel_subscription),
-            )
-            .route("/teleaudio/confirm/{id}", get(teleaudio::confirm_page))
-            .route("/teleaudio/webbilling", post(teleaudio::start_webbilling))
-            .route(
-                "/teleaudio/webbilling/{id}/confirm",
-                post(teleaudio::confirm_webbilling),
-            );
         let control = axum::Router::new()
             .route("/_sandbox/complete", post(control::complete))
             .route("/_sandbox/clock/advance", post(control::advance))
@@ -54,9 +52,9 @@ impl Application {
                 "/_sandbox/merchants/{id}/notifications",
                 post(inbox::post).get(inbox::get),
             );
-        let routes = mobiltek::routes()
-            .merge(teleaudio)
-            .merge(control)
+        let routes = simulators
+            .into_iter()
+            .fold(control, |r, sim| r.merge(sim.routes()))
             .with_state(app);
         let ready: server::ReadyCheck = Arc::new(|| Box::pin(async { true }));
         let router = server::finish(routes, None, ready);
@@ -78,9 +76,35 @@ impl Application {
     }
 }
 
+/// The shared settings are valid, simulator names are unique, and every `[sandbox.<name>]`
+/// section belongs to a registered simulator (a misspelt shared key would land there too).
+fn check(settings: &Settings, simulators: &[Arc<dyn Simulator>]) -> Result<(), String> {
+    settings.sandbox.validate()?;
+    let mut names = BTreeSet::new();
+    for sim in simulators {
+        if !names.insert(sim.name()) {
+            return Err(format!("two simulators are named {:?}", sim.name()));
+        }
+    }
+    for section in settings.sandbox.providers.keys() {
+        if !names.contains(section.as_str()) {
+            return Err(format!(
+                "sandbox.{section} is neither a sandbox setting nor a simulated provider ({})",
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl paysys_platform::service::Service for Application {
     type Settings = Settings;
     const NAME: &'static str = "provider-sandbox";
+
+    /// Bad configuration exits 64 before anything starts.
+    fn validate(settings: &Settings) -> Result<(), String> {
+        check(settings, &crate::simulators(&settings.sandbox)?)
+    }
 
     fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
         &settings.telemetry

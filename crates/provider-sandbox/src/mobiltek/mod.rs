@@ -2,7 +2,8 @@
 //! behind a redirect link (hash checked like the real provider; phone, SMS PIN, confirm),
 //! `unsubscribe` with seed 000's plain-text answers, and signed notifications to the adapter
 //! (PAYMENT, PAYMENT_FAILED, REGISTRATION, CHARGE, CHARGE_FAILED, UNREGISTRATION). Subscriptions
-//! are charged by the service's configured terms as the sandbox clock moves.
+//! are charged by the service's configured terms (`[sandbox.mobiltek]`) as the sandbox clock
+//! moves.
 
 mod pages;
 pub mod protocol;
@@ -10,72 +11,125 @@ pub mod sim;
 
 pub use sim::{Records, SimTransaction};
 
-use crate::callbacks::{self, Delivery};
+use crate::callbacks::{Callback, Delivery};
+use crate::config::{ProviderSettings, SandboxSettings};
+use crate::simulator::{CompleteRequest, Completed, Due, FieldError, Simulator};
 use crate::state::State;
 use crate::App;
 use axum::routing::{get, post};
+use axum::Extension;
+use chrono::{DateTime, Utc};
 use protocol::Notification;
+use serde_json::json;
+use std::sync::Arc;
 
-/// Mobiltek's routes (mounted at the root: paths start with `/mobiltek`).
-pub fn routes() -> axum::Router<App> {
-    axum::Router::new()
-        .route("/mobiltek/ppe", get(pages::ppe))
-        .route("/mobiltek/ppe/pin", post(pages::send_pin))
-        .route("/mobiltek/ppe/confirm", post(pages::confirm))
-        .route("/mobiltek/unsubscribe", post(pages::unsubscribe))
+/// The simulated Mobiltek and its `[sandbox.mobiltek]` settings.
+pub struct Mobiltek {
+    pub settings: ProviderSettings,
 }
 
-/// True when `path` is Mobiltek's PPE page (for `/_sandbox/complete`).
-pub fn is_ppe_path(path: &str) -> bool {
-    path.trim_end_matches('/').ends_with("/mobiltek/ppe")
-}
+impl Mobiltek {
+    pub const NAME: &'static str = "mobiltek";
 
-/// What finishing a page did.
-pub struct Completed {
-    pub transaction_id: String,
-    pub deliveries: Vec<Delivery>,
-}
-
-/// The user finished (`success`) or abandoned the page behind the link `query`. Answers after
-/// the adapter answered every notification. Err says why the link cannot be completed.
-pub async fn complete(
-    app: &App,
-    query: &str,
-    success: bool,
-    charges_fail: bool,
-    reason: &str,
-) -> Result<Completed, String> {
-    let link = protocol::parse_link(&app.settings.mobiltek_secret, query)?;
-    let _in_order = app.callback_order.lock().await;
-    let notes = {
-        let mut state = app.state.lock().await;
-        let now = state.now();
-        let t = state.mobiltek.open(&app.settings, &link, now);
-        t.complete(success, charges_fail, reason, now)?
-    };
-    Ok(Completed {
-        transaction_id: link.transaction_id,
-        deliveries: notify(app, notes).await,
-    })
-}
-
-/// Recurring charges due at the sandbox clock's time (call with `callback_order` held, then
-/// `notify` the result).
-pub fn due(state: &mut State) -> Vec<Notification> {
-    let now = state.now();
-    sim::due(&mut state.mobiltek, now)
-}
-
-/// Signs and POSTs notifications to the adapter, one after the other.
-pub async fn notify(app: &App, notes: Vec<Notification>) -> Vec<Delivery> {
-    let mut out = Vec::with_capacity(notes.len());
-    for n in notes {
-        let form = n.signed_form(&app.settings.mobiltek_secret);
-        let d = callbacks::deliver(app, "mobiltek", n.kind(), n.get("transaction_id"), || {
-            app.http.post(&app.settings.mobiltek_notify_url).form(&form)
+    pub fn new(sandbox: &SandboxSettings) -> Result<Self, String> {
+        Ok(Self {
+            settings: ProviderSettings::load(sandbox, Self::NAME)?,
         })
-        .await;
-        out.push(d);
     }
-    out
+
+    /// The user finished (`success`) or abandoned the page behind the link `query`. Call with
+    /// `App::callback_order` held; answers after the adapter answered every notification.
+    /// Err says why the link cannot be completed.
+    pub async fn finish(
+        &self,
+        app: &App,
+        query: &str,
+        success: bool,
+        charges_fail: bool,
+        reason: &str,
+    ) -> Result<(String, Vec<Delivery>), String> {
+        let link = protocol::parse_link(&self.settings.secret, query)?;
+        let notes = {
+            let mut state = app.state.lock().await;
+            let now = state.now();
+            let t = state.records::<Records>().open(&self.settings, &link, now);
+            t.complete(success, charges_fail, reason, now)?
+        };
+        let deliveries = self.notify(app, notes).await;
+        Ok((link.transaction_id, deliveries))
+    }
+
+    /// The notification as Mobiltek POSTs it: the signed form.
+    fn callback(&self, n: &Notification) -> Callback {
+        let form = n.signed_form(&self.settings.secret);
+        Callback::form(
+            &self.settings.notify_url,
+            n.kind(),
+            n.get("transaction_id"),
+            form.iter().map(|(k, v)| (*k, v.as_str())),
+        )
+    }
+
+    /// Signs and POSTs notifications to the adapter, one after the other.
+    pub async fn notify(&self, app: &App, notes: Vec<Notification>) -> Vec<Delivery> {
+        self.deliver_all(app, notes.iter().map(|n| self.callback(n)).collect())
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Simulator for Mobiltek {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn routes(self: Arc<Self>) -> axum::Router<App> {
+        axum::Router::new()
+            .route("/mobiltek/ppe", get(pages::ppe))
+            .route("/mobiltek/ppe/pin", post(pages::send_pin))
+            .route("/mobiltek/ppe/confirm", post(pages::confirm))
+            .route("/mobiltek/unsubscribe", post(pages::unsubscribe))
+            .layer(Extension(self))
+    }
+
+    /// Mobiltek's PPE page.
+    fn owns(&self, redirect_url: &url::Url) -> bool {
+        redirect_url
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/mobiltek/ppe")
+    }
+
+    async fn complete(
+        &self,
+        app: &App,
+        request: &CompleteRequest,
+    ) -> Result<Completed, FieldError> {
+        let query = request.redirect_url.query().unwrap_or("");
+        let (transaction_id, deliveries) = self
+            .finish(app, query, request.success, request.charges_fail, "")
+            .await
+            .map_err(FieldError::redirect_url)?;
+        let mut fields = serde_json::Map::new();
+        fields.insert("transaction_id".into(), transaction_id.into());
+        Ok(Completed { fields, deliveries })
+    }
+
+    fn due(&self, state: &mut State, now: DateTime<Utc>) -> Vec<Due> {
+        sim::due_at(state.records::<Records>(), now)
+            .into_iter()
+            .map(|(at, n)| Due {
+                at,
+                callback: self.callback(&n),
+            })
+            .collect()
+    }
+
+    fn dump(&self, state: &State) -> serde_json::Value {
+        let transactions: Vec<&SimTransaction> = state
+            .records_ref::<Records>()
+            .map(|r| r.transactions.values().collect())
+            .unwrap_or_default();
+        json!({ "transactions": transactions })
+    }
 }

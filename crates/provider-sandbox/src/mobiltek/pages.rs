@@ -3,16 +3,18 @@
 //! into HTML is escaped: the link's values come from merchants and users.
 
 use super::protocol::{self, Link};
-use super::sim::{SimTransaction, Status};
-use crate::faults::Fault;
+use super::sim::{Records, SimTransaction, Status};
+use super::Mobiltek;
+use crate::faults::{self, Outage};
 use crate::App;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Wrong PINs before the page gives up and the payment fails.
 const MAX_WRONG_PINS: u32 = 3;
@@ -31,7 +33,11 @@ fn forbidden(why: &str) -> Response {
 /// Texts a fresh PIN to the transaction's phone.
 fn issue_pin(state: &mut crate::state::State, transaction_id: &str) {
     let pin = format!("{:04}", rand::random::<u16>() % 10_000);
-    let Some(t) = state.mobiltek.transactions.get_mut(transaction_id) else {
+    let Some(t) = state
+        .records::<Records>()
+        .transactions
+        .get_mut(transaction_id)
+    else {
         return;
     };
     t.pin = Some(pin.clone());
@@ -96,15 +102,19 @@ fn page(app: &App, query: &str, t: &SimTransaction, notice: &str) -> Response {
 
 /// `GET /mobiltek/ppe?<link>`: checks the link, records the transaction, texts the PIN when the
 /// phone is known, shows the page.
-pub async fn ppe(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+pub async fn ppe(
+    State(app): State<App>,
+    Extension(mt): Extension<Arc<Mobiltek>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
-    let link = match protocol::parse_link(&app.settings.mobiltek_secret, &query) {
+    let link = match protocol::parse_link(&mt.settings.secret, &query) {
         Ok(l) => l,
         Err(e) => return forbidden(&e),
     };
     let mut state = app.state.lock().await;
     let now = state.now();
-    let t = state.mobiltek.open(&app.settings, &link, now);
+    let t = state.records::<Records>().open(&mt.settings, &link, now);
     let notice = if t.status == Status::Pending && t.pin.is_none() && !t.msisdn.is_empty() {
         let msisdn = t.msisdn.clone();
         issue_pin(&mut state, &link.transaction_id);
@@ -112,7 +122,11 @@ pub async fn ppe(State(app): State<App>, RawQuery(query): RawQuery) -> Response 
     } else {
         String::new()
     };
-    match state.mobiltek.transactions.get(&link.transaction_id) {
+    match state
+        .records::<Records>()
+        .transactions
+        .get(&link.transaction_id)
+    {
         Some(t) => page(&app, &query, t, &notice),
         None => forbidden("unknown transaction"),
     }
@@ -125,15 +139,19 @@ pub struct PinForm {
 }
 
 /// `POST /mobiltek/ppe/pin`: the user gives (or corrects) the phone; a PIN is texted to it.
-pub async fn send_pin(State(app): State<App>, Form(f): Form<PinForm>) -> Response {
-    let link = match protocol::parse_link(&app.settings.mobiltek_secret, &f.link) {
+pub async fn send_pin(
+    State(app): State<App>,
+    Extension(mt): Extension<Arc<Mobiltek>>,
+    Form(f): Form<PinForm>,
+) -> Response {
+    let link = match protocol::parse_link(&mt.settings.secret, &f.link) {
         Ok(l) => l,
         Err(e) => return forbidden(&e),
     };
     let msisdn = f.msisdn.trim().trim_start_matches('+').to_string();
     let mut state = app.state.lock().await;
     let now = state.now();
-    let t = state.mobiltek.open(&app.settings, &link, now);
+    let t = state.records::<Records>().open(&mt.settings, &link, now);
     let notice = if t.status != Status::Pending {
         String::new()
     } else if !((9..=15).contains(&msisdn.len()) && msisdn.bytes().all(|b| b.is_ascii_digit())) {
@@ -143,7 +161,11 @@ pub async fn send_pin(State(app): State<App>, Form(f): Form<PinForm>) -> Respons
         issue_pin(&mut state, &link.transaction_id);
         format!("We sent a PIN to {msisdn}.")
     };
-    match state.mobiltek.transactions.get(&link.transaction_id) {
+    match state
+        .records::<Records>()
+        .transactions
+        .get(&link.transaction_id)
+    {
         Some(t) => page(&app, &f.link, t, &notice),
         None => forbidden("unknown transaction"),
     }
@@ -173,15 +195,19 @@ fn leave(url: &str, done: &str) -> Response {
 
 /// `POST /mobiltek/ppe/confirm`: the PIN confirms the payment (or the user cancels); then the
 /// adapter is notified and the user goes to `return_url` (`error_url` when it failed).
-pub async fn confirm(State(app): State<App>, Form(f): Form<ConfirmForm>) -> Response {
-    let link: Link = match protocol::parse_link(&app.settings.mobiltek_secret, &f.link) {
+pub async fn confirm(
+    State(app): State<App>,
+    Extension(mt): Extension<Arc<Mobiltek>>,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    let link: Link = match protocol::parse_link(&mt.settings.secret, &f.link) {
         Ok(l) => l,
         Err(e) => return forbidden(&e),
     };
     let verdict = {
         let mut state = app.state.lock().await;
         let now = state.now();
-        let t = state.mobiltek.open(&app.settings, &link, now);
+        let t = state.records::<Records>().open(&mt.settings, &link, now);
         if t.status != Status::Pending {
             return page(&app, &f.link, t, "");
         }
@@ -199,7 +225,11 @@ pub async fn confirm(State(app): State<App>, Form(f): Form<ConfirmForm>) -> Resp
         }
     };
     let (success, reason) = verdict;
-    if let Err(e) = super::complete(&app, &f.link, success, false, reason).await {
+    let finished = {
+        let _in_order = app.callback_order.lock().await;
+        mt.finish(&app, &f.link, success, false, reason).await
+    };
+    if let Err(e) = finished {
         return forbidden(&e);
     }
     if success {
@@ -229,27 +259,24 @@ fn plain(status: StatusCode, body: &str) -> Response {
 /// UNREGISTRATION notification, and no more charges), else `ERROR\n4321:Subscriber not found`.
 /// The UNREGISTRATION is delivered before answering, so a caller that got `OK` can rely on the
 /// adapter having recorded the cancellation (the protocol does not promise that order).
-pub async fn unsubscribe(State(app): State<App>, body: axum::body::Bytes) -> Response {
-    let fault = app.state.lock().await.fault("mobiltek");
-    match fault {
-        // Hangs, then answers an error without unsubscribing: the caller has long given up.
-        Fault::Timeout => {
-            tokio::time::sleep(std::time::Duration::from_secs(
-                app.settings.fault_timeout_secs,
-            ))
-            .await;
-            return plain(StatusCode::GATEWAY_TIMEOUT, "ERROR\n5040:Timeout");
-        }
-        Fault::Error => {
+pub async fn unsubscribe(
+    State(app): State<App>,
+    Extension(mt): Extension<Arc<Mobiltek>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match faults::outage(&app, Mobiltek::NAME).await {
+        // Hung, and answers an error without unsubscribing: the caller has long given up.
+        Some(Outage::TimedOut) => return plain(StatusCode::GATEWAY_TIMEOUT, "ERROR\n5040:Timeout"),
+        Some(Outage::Error) => {
             return plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ERROR\n5000:Internal error",
             )
         }
-        _ => {}
+        None => {}
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if !protocol::verify_unsubscribe(&app.settings.mobiltek_secret, &form) {
+    if !protocol::verify_unsubscribe(&mt.settings.secret, &form) {
         return plain(StatusCode::FORBIDDEN, "ERROR\n4010:Invalid hash");
     }
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -257,7 +284,11 @@ pub async fn unsubscribe(State(app): State<App>, body: axum::body::Bytes) -> Res
     let note = {
         let mut state = app.state.lock().await;
         let now = state.now();
-        match state.mobiltek.transactions.get_mut(get("transaction_id")) {
+        match state
+            .records::<Records>()
+            .transactions
+            .get_mut(get("transaction_id"))
+        {
             Some(t)
                 if t.subscription
                     && t.status == Status::Active
@@ -271,7 +302,7 @@ pub async fn unsubscribe(State(app): State<App>, body: axum::body::Bytes) -> Res
     };
     match note {
         Some(n) => {
-            super::notify(&app, vec![n]).await;
+            mt.notify(&app, vec![n]).await;
             plain(StatusCode::OK, "OK\n2302:Subscriber unregistered")
         }
         None => plain(StatusCode::OK, "ERROR\n4321:Subscriber not found"),

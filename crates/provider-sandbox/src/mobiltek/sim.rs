@@ -1,11 +1,14 @@
 //! What the simulated Mobiltek knows and decides: one record per transaction of a verified link,
 //! the outcome of the user's page (PAYMENT / PAYMENT_FAILED, or REGISTRATION + first CHARGE /
 //! CHARGE_FAILED), the recurring charges the clock brings due, and unsubscribing. Pure state
-//! changes that return the notifications to send; sending is `mobiltek::notify`'s job.
+//! changes that return the notifications to send; sending is `Mobiltek::notify`'s job. The
+//! subscription lifecycle itself is the shared `lifecycle`.
 
 use super::protocol::{pln, Link, Notification};
-use crate::config::{SandboxSettings, ServiceTerms};
-use chrono::{DateTime, Duration, Utc};
+use crate::config::ProviderSettings;
+pub use crate::lifecycle::Status;
+use crate::lifecycle::{Renewals, RENEWAL_FAILED};
+use chrono::{DateTime, Utc};
 use paysys_platform::money::Money;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,16 +16,6 @@ use std::collections::BTreeMap;
 /// Phone used when neither the link nor the user gave one (only `/_sandbox/complete` can get
 /// that far without a phone).
 const DEFAULT_MSISDN: &str = "48500000000";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Paid,
-    Failed,
-    Active,
-    Cancelled,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SimTransaction {
@@ -40,13 +33,12 @@ pub struct SimTransaction {
     /// Subscription terms of the service (seed 000: configured at Mobiltek).
     pub period_secs: u64,
     pub charge_amount_minor: i64,
-    pub next_charge_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub renewals: Renewals,
     /// Successful charges.
     pub charges: u32,
     /// Charge attempts, successful or not (numbers the charge ids).
     pub attempts: u32,
-    /// Extension for tests: the recurring charges of this subscription fail.
-    pub charges_fail: bool,
     /// The PIN last texted to the user, and wrong PINs typed so far.
     #[serde(skip)]
     pub pin: Option<String>,
@@ -75,18 +67,11 @@ impl Records {
     /// transaction reaches Mobiltek).
     pub fn open(
         &mut self,
-        settings: &SandboxSettings,
+        settings: &ProviderSettings,
         link: &Link,
         now: DateTime<Utc>,
     ) -> &mut SimTransaction {
-        let terms = settings
-            .mobiltek_services
-            .get(&link.service_id)
-            .copied()
-            .unwrap_or(ServiceTerms {
-                period_secs: settings.mobiltek_default_period_secs,
-                amount_minor: link.price.minor,
-            });
+        let terms = settings.terms(&link.service_id, link.price.minor);
         self.transactions
             .entry(link.transaction_id.clone())
             .or_insert_with(|| SimTransaction {
@@ -102,10 +87,9 @@ impl Records {
                 status: Status::Pending,
                 period_secs: terms.period_secs.max(1),
                 charge_amount_minor: terms.amount_minor,
-                next_charge_at: None,
+                renewals: Renewals::default(),
                 charges: 0,
                 attempts: 0,
-                charges_fail: false,
                 pin: None,
                 wrong_pins: 0,
                 created_at: now,
@@ -171,20 +155,12 @@ impl SimTransaction {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Notification>, String> {
-        if self.status != Status::Pending {
-            return Err(format!(
-                "transaction {} is already {}",
-                self.transaction_id,
-                serde_json::to_value(self.status)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or("done")
-            ));
-        }
+        self.status
+            .still_pending(format_args!("transaction {}", self.transaction_id))?;
         if self.msisdn.is_empty() && success {
             self.set_msisdn(DEFAULT_MSISDN);
         }
-        self.charges_fail = charges_fail;
+        self.renewals.charges_fail = charges_fail;
         self.pin = None;
         let reason = if reason.is_empty() {
             "user abandoned the page"
@@ -207,7 +183,7 @@ impl SimTransaction {
                 let registration = self.note("REGISTRATION", None, "", now);
                 self.charges = 1;
                 let first = self.note("CHARGE", Some(self.charge_amount_minor), "", now);
-                self.next_charge_at = Some(now + Duration::seconds(self.period_secs as i64));
+                self.renewals.start(now, self.period_secs);
                 vec![registration, first]
             }
             (true, false) => {
@@ -224,24 +200,17 @@ impl SimTransaction {
 
     /// Every recurring charge due by `now`, each at its own due time.
     fn due(&mut self, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Notification)> {
-        let mut out = Vec::new();
-        while self.status == Status::Active {
-            let Some(at) = self.next_charge_at.filter(|at| *at <= now) else {
-                break;
-            };
-            let n = if self.charges_fail {
-                self.note(
-                    "CHARGE_FAILED",
-                    Some(self.charge_amount_minor),
-                    "insufficient funds",
-                    at,
-                )
-            } else {
+        let amount = Some(self.charge_amount_minor);
+        let renewals = self.renewals.due(self.period_secs, now);
+        let mut out = Vec::with_capacity(renewals.len());
+        for r in renewals {
+            let n = if r.collected {
                 self.charges += 1;
-                self.note("CHARGE", Some(self.charge_amount_minor), "", at)
+                self.note("CHARGE", amount, "", r.at)
+            } else {
+                self.note("CHARGE_FAILED", amount, RENEWAL_FAILED, r.at)
             };
-            out.push((at, n));
-            self.next_charge_at = Some(at + Duration::seconds(self.period_secs as i64));
+            out.push((r.at, n));
         }
         out
     }
@@ -249,29 +218,35 @@ impl SimTransaction {
     /// Unsubscribes an active subscription: the UNREGISTRATION notification.
     pub fn unregister(&mut self, now: DateTime<Utc>) -> Notification {
         self.status = Status::Cancelled;
-        self.next_charge_at = None;
+        self.renewals.stop();
         self.note("UNREGISTRATION", None, "unsubscribed", now)
     }
 }
 
-/// Every recurring charge of every subscription due by `now`, in due order.
-pub fn due(records: &mut Records, now: DateTime<Utc>) -> Vec<Notification> {
+/// Every recurring charge of every subscription due by `now`, with its due time, in due order.
+pub fn due_at(records: &mut Records, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Notification)> {
     let mut all: Vec<(DateTime<Utc>, Notification)> = records
         .transactions
         .values_mut()
         .flat_map(|t| t.due(now))
         .collect();
     all.sort_by_key(|(at, _)| *at);
-    all.into_iter().map(|(_, n)| n).collect()
+    all
+}
+
+/// `due_at` without the times.
+pub fn due(records: &mut Records, now: DateTime<Utc>) -> Vec<Notification> {
+    due_at(records, now).into_iter().map(|(_, n)| n).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
-    fn settings() -> SandboxSettings {
+    fn settings() -> ProviderSettings {
         let s: crate::Settings = paysys_platform::config::load_with(|b| b).expect("defaults");
-        s.sandbox
+        ProviderSettings::load(&s.sandbox, "mobiltek").expect("[sandbox.mobiltek]")
     }
 
     fn link(subscription: bool, service_id: &str) -> Link {

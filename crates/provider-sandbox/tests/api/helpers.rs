@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use paysys_platform::money::{Currency, Money};
 use paysys_platform::Shutdown;
 use provider_mobiltek::wire::{self, Notification, NotificationError, PpeLink};
-use provider_sandbox::{Application, Settings};
+use provider_sandbox::{Application, Settings, Simulator};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -60,6 +60,58 @@ async fn notify(
     )
 }
 
+/// A JSON callback endpoint for other providers' callbacks: every body with its headers, in
+/// arrival order, each answered 200.
+#[derive(Clone, Default)]
+pub struct JsonReceiver(Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>);
+
+impl JsonReceiver {
+    /// Listens on port 0; returns the receiver and the URL of `path` on it.
+    pub async fn start(path: &str) -> (Self, String) {
+        let received = Self::default();
+        let router = axum::Router::new()
+            .route(
+                path,
+                axum::routing::post(
+                    |State(r): State<JsonReceiver>,
+                     headers: axum::http::HeaderMap,
+                     body: String| async move {
+                        r.0.lock().unwrap().push((headers, body));
+                        "OK"
+                    },
+                ),
+            )
+            .with_state(received.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}{path}",
+            listener.local_addr().unwrap().port()
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (received, url)
+    }
+
+    /// Every request: its headers and raw body.
+    pub fn requests(&self) -> Vec<(axum::http::HeaderMap, String)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .map(|(_, b)| serde_json::from_str(b).unwrap())
+            .collect()
+    }
+
+    /// The `type` of every body.
+    pub fn kinds(&self) -> Vec<String> {
+        self.bodies()
+            .iter()
+            .map(|v| v["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
 pub struct TestSandbox {
     pub url: String,
     pub adapter: FakeAdapter,
@@ -69,6 +121,14 @@ pub struct TestSandbox {
 
 /// A sandbox calling a fake adapter; `overrides` are extra settings (`sandbox.` keys).
 pub async fn spawn_sandbox(overrides: &[(&str, Value)]) -> TestSandbox {
+    spawn_sandbox_with(overrides, Vec::new()).await
+}
+
+/// As `spawn_sandbox`, with `extra` simulators registered after the sandbox's own.
+pub async fn spawn_sandbox_with(
+    overrides: &[(&str, Value)],
+    extra: Vec<Arc<dyn Simulator>>,
+) -> TestSandbox {
     let adapter = FakeAdapter::default();
     let router = axum::Router::new()
         .route("/mobiltek/notify", axum::routing::post(notify))
@@ -81,13 +141,13 @@ pub async fn spawn_sandbox(overrides: &[(&str, Value)]) -> TestSandbox {
         let base: [(&str, Value); 6] = [
             ("sandbox.listen", json!("127.0.0.1:0")),
             (
-                "sandbox.mobiltek_notify_url",
+                "sandbox.mobiltek.notify_url",
                 json!(format!("http://127.0.0.1:{adapter_port}/mobiltek/notify")),
             ),
-            ("sandbox.mobiltek_secret", json!(SECRET)),
+            ("sandbox.mobiltek.secret", json!(SECRET)),
             ("sandbox.callback_backoff_ms", json!(10)),
             ("sandbox.fault_timeout_secs", json!(1)),
-            ("sandbox.mobiltek_default_period_secs", json!(86_400)),
+            ("sandbox.mobiltek.default_period_secs", json!(86_400)),
         ];
         for (k, v) in base.iter().chain(overrides) {
             b = match v {
@@ -101,7 +161,9 @@ pub async fn spawn_sandbox(overrides: &[(&str, Value)]) -> TestSandbox {
     })
     .expect("test settings");
     let shutdown = Shutdown::new();
-    let app = Application::build(settings, shutdown.clone())
+    let mut simulators = provider_sandbox::simulators(&settings.sandbox).expect("simulators");
+    simulators.extend(extra);
+    let app = Application::build_with(settings, shutdown.clone(), simulators)
         .await
         .expect("build the sandbox");
     let url = format!("http://127.0.0.1:{}", app.port());

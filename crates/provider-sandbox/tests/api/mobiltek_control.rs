@@ -50,8 +50,8 @@ async fn a_completed_one_time_page_notifies_a_signed_payment() {
 async fn a_subscription_is_charged_once_per_period_until_unsubscribed() {
     // Service 40001's terms, as Mobiltek would have them configured: hourly, 0.25 PLN.
     let sb = spawn_sandbox(&[
-        ("sandbox.mobiltek_services.40001.period_secs", json!(3600)),
-        ("sandbox.mobiltek_services.40001.amount_minor", json!(25)),
+        ("sandbox.mobiltek.services.40001.period_secs", json!(3600)),
+        ("sandbox.mobiltek.services.40001.amount_minor", json!(25)),
     ])
     .await;
     let tid = "1000000000000003";
@@ -104,10 +104,10 @@ async fn a_subscription_is_charged_once_per_period_until_unsubscribed() {
 #[tokio::test]
 async fn several_subscriptions_are_charged_in_due_order() {
     let sb = spawn_sandbox(&[
-        ("sandbox.mobiltek_services.1.period_secs", json!(100)),
-        ("sandbox.mobiltek_services.1.amount_minor", json!(1)),
-        ("sandbox.mobiltek_services.2.period_secs", json!(150)),
-        ("sandbox.mobiltek_services.2.amount_minor", json!(2)),
+        ("sandbox.mobiltek.services.1.period_secs", json!(100)),
+        ("sandbox.mobiltek.services.1.amount_minor", json!(1)),
+        ("sandbox.mobiltek.services.2.period_secs", json!(150)),
+        ("sandbox.mobiltek.services.2.amount_minor", json!(2)),
     ])
     .await;
     sb.complete(&link(&sb, "1000000000000010", 5, true, "1"), "success")
