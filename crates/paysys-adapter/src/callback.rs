@@ -386,3 +386,41 @@ impl Pipeline {
         Ok(Outcome::Applied)
     }
 }
+
+/// The answer of providers that read HTTP statuses (Mobiltek, Teleaudio, MoCoPay): `200 OK` when
+/// handled or a repeat; 5xx when we failed or could not verify (the provider resends); 4xx when it
+/// can never apply (401 unauthenticated, 404 unknown order, 400 malformed or refused), never
+/// resent. `ERROR <why>` in plain text.
+pub fn plain_text_answer(verdict: Verdict<'_>, unknown_order: &str) -> Response {
+    use axum::response::IntoResponse;
+    use http::StatusCode;
+    let (status, text) = match verdict {
+        Verdict::Refused(Refusal::Unauthenticated(why)) => {
+            (StatusCode::UNAUTHORIZED, format!("ERROR {why}"))
+        }
+        Verdict::Refused(Refusal::Malformed(why)) => {
+            (StatusCode::BAD_REQUEST, format!("ERROR {why}"))
+        }
+        Verdict::Refused(Refusal::Unverifiable(_))
+        | Verdict::Done {
+            outcome: Outcome::Failed,
+            ..
+        } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ERROR try again".to_string(),
+        ),
+        Verdict::Done {
+            outcome: Outcome::Applied | Outcome::Duplicate,
+            ..
+        } => (StatusCode::OK, "OK".to_string()),
+        Verdict::Done {
+            outcome: Outcome::UnknownOrder,
+            ..
+        } => (StatusCode::NOT_FOUND, format!("ERROR {unknown_order}")),
+        Verdict::Done {
+            outcome: Outcome::Misfit(why),
+            ..
+        } => (StatusCode::BAD_REQUEST, format!("ERROR {why}")),
+    };
+    (status, text).into_response()
+}

@@ -18,12 +18,14 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use callback::{Authenticated, CallbackEndpoint, Claim, Incoming, Outcome, Refusal, Verdict};
+pub use callback::{
+    plain_text_answer, Authenticated, CallbackEndpoint, Claim, Incoming, Outcome, Refusal, Verdict,
+};
 pub use error::ProviderError;
 pub use machine::{ClaimKind, State};
 pub use order::StartOrder;
 pub use provider::{
     Answer, Capabilities, Confirmed, Prepared, Provider, RecurrenceChange, Started,
 };
-pub use startup::{Adapter, Application, Platform};
+pub use startup::{Adapter, AdapterSettings, Application, Platform};
 pub use store::{Lookup, Order};

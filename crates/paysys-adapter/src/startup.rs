@@ -31,14 +31,54 @@ pub struct Platform<'a> {
     pub listen: &'a str,
 }
 
+/// An adapter's settings: the shared sections plus its own (made by [`adapter_settings!`]).
+pub trait AdapterSettings: DeserializeOwned + Send + Sync + 'static {
+    fn platform(&self) -> Platform<'_>;
+    /// Checks beyond the types; the error names the setting.
+    fn validate(&self) -> Result<(), String>;
+}
+
+/// The settings struct of an adapter: `[database]`, `[amqp]`, `[telemetry]` and the provider's
+/// own section, e.g. `adapter_settings!(mobiltek: MobiltekSettings)` reads `[mobiltek]`, whose
+/// type has `listen` and `fn validate(&self) -> Result<(), String>`.
+#[macro_export]
+macro_rules! adapter_settings {
+    ($section:ident : $ty:ty) => {
+        #[derive(Debug, Clone, serde::Deserialize)]
+        pub struct Settings {
+            pub database: paysys_platform::config::DatabaseSettings,
+            pub amqp: paysys_platform::config::AmqpSettings,
+            pub telemetry: paysys_platform::config::TelemetrySettings,
+            pub $section: $ty,
+        }
+
+        impl $crate::AdapterSettings for Settings {
+            fn platform(&self) -> $crate::Platform<'_> {
+                $crate::Platform {
+                    database: &self.database,
+                    amqp: &self.amqp,
+                    telemetry: &self.telemetry,
+                    listen: &self.$section.listen,
+                }
+            }
+            fn validate(&self) -> Result<(), String> {
+                self.$section.validate()
+            }
+        }
+    };
+}
+
 /// A provider adapter: how to build it from its settings.
 pub trait Adapter: Provider + Sized {
-    type Settings: DeserializeOwned + Send + Sync + 'static;
+    type Settings: AdapterSettings;
     /// The binary's name, e.g. `provider-mobiltek`.
     const SERVICE: &'static str;
-    fn platform(settings: &Self::Settings) -> Platform<'_>;
-    /// Checks beyond the types; the error names the setting.
-    fn validate(settings: &Self::Settings) -> Result<(), String>;
+    fn platform(settings: &Self::Settings) -> Platform<'_> {
+        settings.platform()
+    }
+    fn validate(settings: &Self::Settings) -> Result<(), String> {
+        settings.validate()
+    }
     /// The provider's own migrations (`migrations/<name>`), applied with the kit's.
     fn migrations() -> &'static Migrator;
     /// The provider and its callback endpoints.

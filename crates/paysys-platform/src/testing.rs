@@ -67,3 +67,27 @@ pub async fn messaging_pool() -> anyhow::Result<sqlx::PgPool> {
         .await?;
     Ok(pool)
 }
+
+/// A service's settings for a test: config/default.toml, then the test database `database_url`
+/// (pool of 4), the test broker with a fresh unique prefix (queues expire), then `extra`.
+pub fn settings<T: serde::de::DeserializeOwned>(
+    database_url: &str,
+    extra: &[(&str, config::Value)],
+) -> T {
+    let prefix = unique_prefix();
+    crate::config::load_with(|b| {
+        let mut b = b
+            .set_override("database.url", database_url)
+            .and_then(|b| b.set_override("database.max_connections", 4))
+            .and_then(|b| b.set_override("amqp.url", amqp_url()))
+            .and_then(|b| b.set_override("amqp.exchange", format!("{prefix}events")))
+            .and_then(|b| b.set_override("amqp.queue_prefix", prefix.clone()))
+            .and_then(|b| b.set_override("amqp.queue_expires_ms", 120_000))
+            .expect("test overrides");
+        for (k, v) in extra {
+            b = b.set_override(*k, v.clone()).expect("test override");
+        }
+        b
+    })
+    .expect("test settings")
+}

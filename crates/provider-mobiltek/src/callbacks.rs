@@ -4,11 +4,10 @@
 //! a 5xx when Mobiltek should resend.
 
 use crate::wire::{Notification, NotificationError, NotificationType};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use paysys_adapter::{
-    Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order, Outcome, Refusal,
-    Verdict,
+    plain_text_answer, Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order,
+    Refusal, Verdict,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -90,37 +89,6 @@ impl CallbackEndpoint for Notify {
     }
 
     fn answer(&self, verdict: Verdict<'_>) -> Response {
-        let (status, text) = match verdict {
-            Verdict::Refused(Refusal::Unauthenticated(_)) => {
-                (StatusCode::UNAUTHORIZED, "ERROR bad hash".to_string())
-            }
-            Verdict::Refused(Refusal::Malformed(why)) => {
-                (StatusCode::BAD_REQUEST, format!("ERROR {why}"))
-            }
-            Verdict::Refused(Refusal::Unverifiable(_))
-            | Verdict::Done {
-                outcome: Outcome::Failed,
-                ..
-            } => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ERROR try again".to_string(),
-            ),
-            Verdict::Done {
-                outcome: Outcome::Applied | Outcome::Duplicate,
-                ..
-            } => (StatusCode::OK, "OK".to_string()),
-            Verdict::Done {
-                outcome: Outcome::UnknownOrder,
-                ..
-            } => (
-                StatusCode::NOT_FOUND,
-                "ERROR transaction_id: unknown".to_string(),
-            ),
-            Verdict::Done {
-                outcome: Outcome::Misfit(why),
-                ..
-            } => (StatusCode::BAD_REQUEST, format!("ERROR {why}")),
-        };
-        (status, text).into_response()
+        plain_text_answer(verdict, "transaction_id: unknown")
     }
 }

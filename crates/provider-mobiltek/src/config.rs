@@ -1,16 +1,9 @@
 //! provider-mobiltek settings: the shared sections plus `[mobiltek]`.
 
-use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    pub database: DatabaseSettings,
-    pub amqp: AmqpSettings,
-    pub telemetry: TelemetrySettings,
-    pub mobiltek: MobiltekSettings,
-}
+paysys_adapter::adapter_settings!(mobiltek: MobiltekSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MobiltekSettings {

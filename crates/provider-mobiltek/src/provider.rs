@@ -6,8 +6,8 @@ use crate::callbacks::Notify;
 use crate::config::{MobiltekSettings, Settings};
 use crate::wire::{self, PpeLink, UnsubscribeAnswer};
 use paysys_adapter::{
-    Adapter, Answer, CallbackEndpoint, Capabilities, Order, Platform, Prepared, Provider,
-    ProviderError, StartOrder, Started,
+    Adapter, Answer, CallbackEndpoint, Capabilities, Order, Prepared, Provider, ProviderError,
+    StartOrder, Started,
 };
 use paysys_platform::domain::OrderKind;
 use rand::Rng;
@@ -193,19 +193,6 @@ impl Mobiltek {
 impl Adapter for Mobiltek {
     type Settings = Settings;
     const SERVICE: &'static str = "provider-mobiltek";
-
-    fn platform(s: &Settings) -> Platform<'_> {
-        Platform {
-            database: &s.database,
-            amqp: &s.amqp,
-            telemetry: &s.telemetry,
-            listen: &s.mobiltek.listen,
-        }
-    }
-
-    fn validate(s: &Settings) -> Result<(), String> {
-        s.mobiltek.validate()
-    }
 
     fn migrations() -> &'static sqlx::migrate::Migrator {
         static M: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/mobiltek");

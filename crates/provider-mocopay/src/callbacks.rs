@@ -7,11 +7,10 @@
 use crate::claims::{resolve, session_claim, transaction_claim};
 use crate::client::Client;
 use crate::{Notification, VerifyPayment};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use paysys_adapter::{
-    Authenticated, CallbackEndpoint, Claim, Incoming, Order, Outcome, ProviderError, Refusal,
-    Verdict,
+    plain_text_answer, Authenticated, CallbackEndpoint, Claim, Incoming, Order, ProviderError,
+    Refusal, Verdict,
 };
 
 pub struct Notify {
@@ -77,27 +76,6 @@ impl CallbackEndpoint for Notify {
     }
 
     fn answer(&self, verdict: Verdict<'_>) -> Response {
-        let (status, text) = match verdict {
-            Verdict::Refused(Refusal::Unauthenticated(why)) => (StatusCode::FORBIDDEN, why.clone()),
-            Verdict::Refused(Refusal::Malformed(why)) => (StatusCode::BAD_REQUEST, why.clone()),
-            Verdict::Refused(Refusal::Unverifiable(_))
-            | Verdict::Done {
-                outcome: Outcome::Failed,
-                ..
-            } => (StatusCode::SERVICE_UNAVAILABLE, "try again".to_string()),
-            Verdict::Done {
-                outcome: Outcome::Applied | Outcome::Duplicate,
-                ..
-            } => (StatusCode::OK, "OK".to_string()),
-            Verdict::Done {
-                outcome: Outcome::UnknownOrder,
-                ..
-            } => (StatusCode::NOT_FOUND, "unknown referenceId".to_string()),
-            Verdict::Done {
-                outcome: Outcome::Misfit(why),
-                ..
-            } => (StatusCode::CONFLICT, why.clone()),
-        };
-        (status, text).into_response()
+        plain_text_answer(verdict, "referenceId: unknown")
     }
 }

@@ -1,17 +1,10 @@
 //! provider-mocopay settings: the shared sections plus `[mocopay]` (config/default.toml documents
 //! each).
 
-use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    pub database: DatabaseSettings,
-    pub amqp: AmqpSettings,
-    pub telemetry: TelemetrySettings,
-    pub mocopay: MocopaySettings,
-}
+paysys_adapter::adapter_settings!(mocopay: MocopaySettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MocopaySettings {

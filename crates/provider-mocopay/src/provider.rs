@@ -8,7 +8,7 @@ use crate::client::Client;
 use crate::config::{MocopaySettings, Settings};
 use crate::{InitPayment, VerifyPayment};
 use paysys_adapter::{
-    Adapter, Answer, CallbackEndpoint, Capabilities, Claim, Order, Platform, Prepared, Provider,
+    Adapter, Answer, CallbackEndpoint, Capabilities, Claim, Order, Prepared, Provider,
     ProviderError, StartOrder, Started,
 };
 use std::collections::BTreeMap;
@@ -174,19 +174,6 @@ impl Provider for Mocopay {
 impl Adapter for Mocopay {
     type Settings = Settings;
     const SERVICE: &'static str = "provider-mocopay";
-
-    fn platform(s: &Settings) -> Platform<'_> {
-        Platform {
-            database: &s.database,
-            amqp: &s.amqp,
-            telemetry: &s.telemetry,
-            listen: &s.mocopay.listen,
-        }
-    }
-
-    fn validate(s: &Settings) -> Result<(), String> {
-        s.mocopay.validate()
-    }
 
     fn migrations() -> &'static sqlx::migrate::Migrator {
         static M: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/mocopay");

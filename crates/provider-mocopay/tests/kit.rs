@@ -118,28 +118,15 @@ impl Fixture for MocopayFixture {
     type Adapter = Mocopay;
 
     async fn settings(&self, database_url: &str) -> Settings {
-        let prefix = testing::unique_prefix();
-        paysys_platform::config::load_with(|b| {
-            b.set_override("database.url", database_url)
-                .unwrap()
-                .set_override("database.max_connections", 4)
-                .unwrap()
-                .set_override("amqp.url", testing::amqp_url())
-                .unwrap()
-                .set_override("amqp.exchange", format!("{prefix}events"))
-                .unwrap()
-                .set_override("amqp.queue_prefix", prefix.clone())
-                .unwrap()
-                .set_override("mocopay.listen", "127.0.0.1:0")
-                .unwrap()
-                .set_override("mocopay.base_url", self.fake_url.clone())
-                .unwrap()
-                .set_override("mocopay.api_key", KEY)
-                .unwrap()
-                .set_override("mocopay.api_secret", SECRET)
-                .unwrap()
-        })
-        .expect("settings")
+        testing::settings(
+            database_url,
+            &[
+                ("mocopay.listen", "127.0.0.1:0".into()),
+                ("mocopay.base_url", self.fake_url.as_str().into()),
+                ("mocopay.api_key", KEY.into()),
+                ("mocopay.api_secret", SECRET.into()),
+            ],
+        )
     }
 
     fn one_time(&self, order_id: &str) -> StartRequest {

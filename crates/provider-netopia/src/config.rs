@@ -2,17 +2,10 @@
 //! documents each). Keys are read from PEM files (or inline PEM for tests); a bad one stops the
 //! service at start with a message naming the setting.
 
-use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    pub database: DatabaseSettings,
-    pub amqp: AmqpSettings,
-    pub telemetry: TelemetrySettings,
-    pub netopia: NetopiaSettings,
-}
+paysys_adapter::adapter_settings!(netopia: NetopiaSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NetopiaSettings {

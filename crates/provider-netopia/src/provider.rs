@@ -11,8 +11,8 @@ use crate::wire::{
     Cipher, Contact, ContactKind, Invoice, Order as WireOrder, Recurrence, SealingKey,
 };
 use paysys_adapter::{
-    Adapter, Answer, CallbackEndpoint, Capabilities, Order, Platform, Prepared, Provider,
-    ProviderError, RecurrenceChange, StartOrder, Started,
+    Adapter, Answer, CallbackEndpoint, Capabilities, Order, Prepared, Provider, ProviderError,
+    RecurrenceChange, StartOrder, Started,
 };
 use paysys_platform::domain::OrderKind;
 use secrecy::ExposeSecret;
@@ -278,19 +278,6 @@ impl Provider for Netopia {
 impl Adapter for Netopia {
     type Settings = Settings;
     const SERVICE: &'static str = "provider-netopia";
-
-    fn platform(s: &Settings) -> Platform<'_> {
-        Platform {
-            database: &s.database,
-            amqp: &s.amqp,
-            telemetry: &s.telemetry,
-            listen: &s.netopia.listen,
-        }
-    }
-
-    fn validate(s: &Settings) -> Result<(), String> {
-        s.netopia.validate()
-    }
 
     fn migrations() -> &'static sqlx::migrate::Migrator {
         static M: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/netopia");

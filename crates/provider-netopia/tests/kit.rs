@@ -23,32 +23,20 @@ impl Fixture for NetopiaFixture {
     type Adapter = Netopia;
 
     async fn settings(&self, database_url: &str) -> Settings {
-        let prefix = testing::unique_prefix();
-        paysys_platform::config::load_with(|b| {
-            b.set_override("database.url", database_url)
-                .unwrap()
-                .set_override("database.max_connections", 4)
-                .unwrap()
-                .set_override("amqp.url", testing::amqp_url())
-                .unwrap()
-                .set_override("amqp.exchange", format!("{prefix}events"))
-                .unwrap()
-                .set_override("amqp.queue_prefix", prefix.clone())
-                .unwrap()
-                .set_override("netopia.listen", "127.0.0.1:0")
-                .unwrap()
-                .set_override(
+        testing::settings(
+            database_url,
+            &[
+                ("netopia.listen", "127.0.0.1:0".into()),
+                (
                     "netopia.netopia_certificate_pem",
-                    self.netopia.certificate_pem.clone(),
-                )
-                .unwrap()
-                .set_override(
+                    self.netopia.certificate_pem.as_str().into(),
+                ),
+                (
                     "netopia.seller_private_key_pem",
-                    self.seller.private_key_pem.clone(),
-                )
-                .unwrap()
-        })
-        .expect("settings")
+                    self.seller.private_key_pem.as_str().into(),
+                ),
+            ],
+        )
     }
 
     fn one_time(&self, order_id: &str) -> StartRequest {

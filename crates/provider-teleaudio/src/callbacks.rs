@@ -3,10 +3,10 @@
 //! a resend) or `ERROR <why>`, 5xx when Teleaudio should resend.
 
 use crate::wire::{self, Callback};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use paysys_adapter::{
-    Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Outcome, Refusal, Verdict,
+    plain_text_answer, Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup,
+    Refusal, Verdict,
 };
 use paysys_platform::money::{Currency, Money};
 use secrecy::{ExposeSecret, SecretString};
@@ -88,37 +88,6 @@ impl CallbackEndpoint for Notify {
     }
 
     fn answer(&self, verdict: Verdict<'_>) -> Response {
-        let (status, text) = match verdict {
-            Verdict::Refused(Refusal::Unauthenticated(_)) => {
-                (StatusCode::UNAUTHORIZED, "ERROR bad signature".to_string())
-            }
-            Verdict::Refused(Refusal::Malformed(why)) => {
-                (StatusCode::BAD_REQUEST, format!("ERROR {why}"))
-            }
-            Verdict::Refused(Refusal::Unverifiable(_))
-            | Verdict::Done {
-                outcome: Outcome::Failed,
-                ..
-            } => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ERROR try again".to_string(),
-            ),
-            Verdict::Done {
-                outcome: Outcome::Applied | Outcome::Duplicate,
-                ..
-            } => (StatusCode::OK, "OK".to_string()),
-            Verdict::Done {
-                outcome: Outcome::UnknownOrder,
-                ..
-            } => (
-                StatusCode::NOT_FOUND,
-                "ERROR reference: unknown".to_string(),
-            ),
-            Verdict::Done {
-                outcome: Outcome::Misfit(why),
-                ..
-            } => (StatusCode::BAD_REQUEST, format!("ERROR {why}")),
-        };
-        (status, text).into_response()
+        plain_text_answer(verdict, "reference: unknown")
     }
 }

@@ -1,16 +1,9 @@
 //! provider-teleaudio settings: the shared sections plus `[teleaudio]`.
 
-use paysys_platform::config::{AmqpSettings, DatabaseSettings, TelemetrySettings};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    pub database: DatabaseSettings,
-    pub amqp: AmqpSettings,
-    pub telemetry: TelemetrySettings,
-    pub teleaudio: TeleaudioSettings,
-}
+paysys_adapter::adapter_settings!(teleaudio: TeleaudioSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TeleaudioSettings {

@@ -9,8 +9,8 @@ use crate::client::{ClientError, TeleaudioClient};
 use crate::config::Settings;
 use crate::wire;
 use paysys_adapter::{
-    Adapter, Answer, CallbackEndpoint, Capabilities, Confirmed, Order, Platform, Prepared,
-    Provider, ProviderError, StartOrder, Started,
+    Adapter, Answer, CallbackEndpoint, Capabilities, Confirmed, Order, Prepared, Provider,
+    ProviderError, StartOrder, Started,
 };
 use paysys_platform::domain::OrderKind;
 use std::collections::BTreeMap;
@@ -193,19 +193,6 @@ impl Provider for Teleaudio {
 impl Adapter for Teleaudio {
     type Settings = Settings;
     const SERVICE: &'static str = "provider-teleaudio";
-
-    fn platform(s: &Settings) -> Platform<'_> {
-        Platform {
-            database: &s.database,
-            amqp: &s.amqp,
-            telemetry: &s.telemetry,
-            listen: &s.teleaudio.listen,
-        }
-    }
-
-    fn validate(s: &Settings) -> Result<(), String> {
-        s.teleaudio.validate()
-    }
 
     fn migrations() -> &'static sqlx::migrate::Migrator {
         static M: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/teleaudio");

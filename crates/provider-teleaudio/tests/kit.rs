@@ -35,26 +35,14 @@ impl Fixture for TeleaudioFixture {
     type Adapter = Teleaudio;
 
     async fn settings(&self, database_url: &str) -> Settings {
-        let prefix = testing::unique_prefix();
-        paysys_platform::config::load_with(|b| {
-            b.set_override("database.url", database_url)
-                .unwrap()
-                .set_override("database.max_connections", 4)
-                .unwrap()
-                .set_override("amqp.url", testing::amqp_url())
-                .unwrap()
-                .set_override("amqp.exchange", format!("{prefix}events"))
-                .unwrap()
-                .set_override("amqp.queue_prefix", prefix.clone())
-                .unwrap()
-                .set_override("teleaudio.listen", "127.0.0.1:0")
-                .unwrap()
-                .set_override("teleaudio.base_url", self.fake_url.clone())
-                .unwrap()
-                .set_override("teleaudio.secret", SECRET)
-                .unwrap()
-        })
-        .expect("settings")
+        testing::settings(
+            database_url,
+            &[
+                ("teleaudio.listen", "127.0.0.1:0".into()),
+                ("teleaudio.base_url", self.fake_url.as_str().into()),
+                ("teleaudio.secret", SECRET.into()),
+            ],
+        )
     }
 
     /// Seed 002's webbilling payment.

@@ -13,26 +13,14 @@ impl Fixture for MobiltekFixture {
     type Adapter = Mobiltek;
 
     async fn settings(&self, database_url: &str) -> Settings {
-        let prefix = testing::unique_prefix();
-        paysys_platform::config::load_with(|b| {
-            b.set_override("database.url", database_url)
-                .unwrap()
-                .set_override("database.max_connections", 4)
-                .unwrap()
-                .set_override("amqp.url", testing::amqp_url())
-                .unwrap()
-                .set_override("amqp.exchange", format!("{prefix}events"))
-                .unwrap()
-                .set_override("amqp.queue_prefix", prefix.clone())
-                .unwrap()
-                .set_override("mobiltek.listen", "127.0.0.1:0")
-                .unwrap()
-                .set_override("mobiltek.base_url", "https://pay.mobiltek.pl")
-                .unwrap()
-                .set_override("mobiltek.secret", SECRET)
-                .unwrap()
-        })
-        .expect("settings")
+        testing::settings(
+            database_url,
+            &[
+                ("mobiltek.listen", "127.0.0.1:0".into()),
+                ("mobiltek.base_url", "https://pay.mobiltek.pl".into()),
+                ("mobiltek.secret", SECRET.into()),
+            ],
+        )
     }
 
     fn one_time(&self, order_id: &str) -> StartRequest {

@@ -34,8 +34,9 @@ fn seals_and_opens_both_ciphers_at_every_length() {
             assert_eq!(env.cipher, cipher);
             assert_eq!(env.iv.is_some(), cipher == Cipher::Aes256Cbc);
             assert_eq!(opening.open(&env).unwrap(), plain, "{cipher} {len}");
-            // A fresh key every time: sealing twice never gives the same data.
-            if len > 0 {
+            // A fresh key every time: sealing twice never gives the same data. (Checked from 16
+            // bytes on: two random keystreams agree on a 1-byte message once in 256 tries.)
+            if len >= 16 {
                 assert_ne!(sealing.seal(&plain, cipher).unwrap().data, env.data);
             }
         }
