@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: against a running `make up`, walks every flow end to end as the demo merchant:
 # Mobiltek one-time payment and subscription (charged by the sandbox clock, then cancelled),
-# Teleaudio subscription and webbilling (asynchronous set_transaction, SMS code, confirm), and
-# prints the notifications it received and its ledger statement and balances.
+# Teleaudio subscription and webbilling (asynchronous set_transaction, SMS code, confirm), a
+# Netopia card payment and recurring card payment (price changed over SOAP, ending after
+# payments_no), MoCoPay one-time payment and subscription, and prints the notifications it
+# received, the orders' states and its ledger statement and balances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EDGE=${EDGE:-http://127.0.0.1:8080/}
@@ -75,6 +77,53 @@ echo "   wrong code:"; confirm 000000
 echo "   right code:"; confirm "$code"
 wait_inbox $((before + 11))
 
+# Netopia and MoCoPay orders: their own currency and price (MoCoPay's price is the product's,
+# set at MoCoPay: [sandbox.mocopay.products] in config/default.toml).
+priced_params() { # trans_ext_id channel currency price [payment.config JSON]
+  local cfg=${5:-}; [ -n "$cfg" ] || cfg='{}'
+  cat <<JSON
+{"trans_ext_id":"$1","merchant_id":"$MERCHANT","secret":"$SECRET","payment":{"channel_id":"$2","currency":"$3","config":$cfg},
+ "articles":[{"prod_id":"55555","name":"demo product","quantity":"1","price":"$4"}],
+ "customer":{"ext_id":"demo-user","email":"demo@example.com","firstname":"Ion","lastname":"Popescu","phone":"40712345678"},
+ "client_ip":"127.0.0.1","next_url":"http://example.com/thanks"}
+JSON
+}
+complete() { # redirect_url outcome [extra JSON fields]
+  curl -fsS -H 'Content-Type: application/json' -d "{\"redirect_url\":\"$1\",\"outcome\":\"$2\"${3:-}}" "$SANDBOX/_sandbox/complete"; echo
+}
+advance() { curl -fsS -H 'Content-Type: application/json' -d "{\"seconds\":$1}" "$SANDBOX/_sandbox/clock/advance"; echo; }
+
+step "5. Netopia card payment on channel 104: the sealed order, the card page, the approved test card"
+resp=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"set_transaction_sync\",\"params\":$(priced_params "demo-ncard-$run_id" 104 RON 1234)}")
+echo "$resp"
+complete "$(echo "$resp" | json 'd["result"]["data"]["redirect_url"]')" success ',"card":"9900004810225098"'
+wait_inbox $((before + 12))
+
+step "6. Netopia recurring card payment on channel 105: 3 payments every 30 days; the price changes after the first"
+resp=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"set_subscription\",\"params\":$(priced_params "demo-nsub-$run_id" 105 RON 2500 '{"payments_no":"3","interval_day":"30"}')}")
+echo "$resp"
+complete "$(echo "$resp" | json 'd["result"]["data"]["redirect_url"]')" success
+wait_inbox $((before + 14))
+echo "   modify_subscription_price to 30.00 RON (mobilPay SOAP modifyRecurrencePrice):"
+rpc "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"modify_subscription_price\",\"params\":{\"merchant_id\":\"$MERCHANT\",\"secret\":\"$SECRET\",\"order_ext_id\":\"demo-nsub-$run_id\",\"price\":3000}}"; echo
+advance 2592000
+advance 2592000
+wait_inbox $((before + 17))
+
+step "7. MoCoPay one-time payment on channel 106 (product CHMIBSUB), then its status through verifyPayment"
+resp=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"set_transaction_sync\",\"params\":$(priced_params "demo-mpay-$run_id" 106 EUR 199)}")
+echo "$resp"
+complete "$(echo "$resp" | json 'd["result"]["data"]["redirect_url"]')" success
+wait_inbox $((before + 18))
+rpc "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"get_transaction_status\",\"params\":{\"merchant_id\":\"$MERCHANT\",\"secret\":\"$SECRET\",\"trans_ext_id\":\"demo-mpay-$run_id\"}}" | json 'd["result"]["data"]["provider_view"]'
+
+step "8. MoCoPay subscription on channel 107 (product PP27638049): started, charged, renewed after 30 days"
+resp=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"set_subscription\",\"params\":$(priced_params "demo-msub-$run_id" 107 EUR 500)}")
+echo "$resp"
+complete "$(echo "$resp" | json 'd["result"]["data"]["redirect_url"]')" success
+advance 2592000
+wait_inbox $((before + 21))
+
 step "notifications received by merchant $MERCHANT in this run (signed: webhook-id/timestamp/signature headers)"
 curl -fsS "$SANDBOX/_sandbox/merchants/$MERCHANT/notifications" | python3 -c "
 import json,sys
@@ -83,7 +132,7 @@ for n in json.load(sys.stdin)['notifications'][$before:]:
     print(f\"  {b['method']:<28} order {p['order_id']:<24} amount {p['amount']:>5} {p['currency']}  webhook-id {n['headers'].get('webhook-id','?')}\")"
 
 step "order status"
-for o in demo-pay demo-sub demo-tsub demo-wb; do
+for o in demo-pay demo-sub demo-tsub demo-wb demo-ncard demo-nsub demo-mpay demo-msub; do
   printf '   %-10s %s\n' "$o" "$(rpc "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"get_transaction_status\",\"params\":{\"merchant_id\":\"$MERCHANT\",\"secret\":\"$SECRET\",\"trans_ext_id\":\"$o-$run_id\"}}" | json 'd["result"]["data"]["state"]')"
 done
 
