@@ -4,13 +4,16 @@
 Usage: check.py OVERLAY_NAME RENDERED.yaml   (exit 1 and one line per violation when broken)
 
 Cross references: every Service, PodDisruptionBudget and HorizontalPodAutoscaler finds its
-Deployment; every ConfigMap/Secret (and Secret key) a pod uses exists; service URLs in the
-ConfigMap name a rendered Service and port (a namePrefix would break them silently), and
-every provider adapter has its PAYSYS__EDGE__PROVIDERS__<NAME> URL.
+Deployment; every ConfigMap/Secret (and Secret key) a pod uses, as environment or as a volume,
+exists; service URLs in the ConfigMap name a rendered Service and port (a namePrefix would
+break them silently); every provider adapter has its PAYSYS__EDGE__PROVIDERS__<NAME> URL;
+every service's PAYSYS__<SECTION>__LISTEN is on all interfaces and on its container port; every
+PAYSYS__<SECTION>__..._FILE path is a file mounted into the Deployment that reads the section.
 Hardening: every container has requests and limits, probes on a declared port, a restricted
 securityContext; every pod a termination grace period; Prometheus annotations on a real port.
 Topology: one namespace, an HPA on rpc-edge and on every provider adapter, never an HPA and
-a KEDA ScaledObject on one Deployment, provider-sandbox in dev only.
+a KEDA ScaledObject on one Deployment, provider-sandbox in dev only (and nothing outside dev
+pointing at it; a provider's own test environment, e.g. mobilPay's sandboxsecure, is fine).
 """
 import re
 import sys
@@ -26,6 +29,21 @@ def err(msg):
 
 def labels_match(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def section_of(deployment):
+    """The config section a Deployment's service reads: rpc-edge -> EDGE, provider-x -> X."""
+    if deployment == "rpc-edge":
+        return "EDGE"
+    return deployment[len("provider-"):] if deployment.startswith("provider-") else deployment
+
+
+def deployment_of(section, deployments):
+    """The Deployment reading PAYSYS__<SECTION>__*, or None."""
+    for name in deployments:
+        if section_of(name).upper().replace("-", "_") == section:
+            return name
+    return None
 
 
 def main(overlay, path):
@@ -100,6 +118,25 @@ def main(overlay, path):
                     s = secrets.get(ref["name"])
                     if s is None or ref["key"] not in {**s.get("data", {}), **s.get("stringData", {})}:
                         err("%s: env %s: Secret key %s/%s is not rendered" % (where, e["name"], ref["name"], ref["key"]))
+        for v in pod.get("volumes", []):
+            where = "Deployment %s volume %s" % (name, v["name"])
+            if "secret" in v:
+                src, kind, sname = secrets.get(v["secret"].get("secretName")), "Secret", v["secret"].get("secretName")
+                items, optional = v["secret"].get("items", []), v["secret"].get("optional", False)
+                keys = set((src or {}).get("data") or {}) | set((src or {}).get("stringData") or {})
+            elif "configMap" in v:
+                src, kind, sname = configmaps.get(v["configMap"]["name"]), "ConfigMap", v["configMap"]["name"]
+                items, optional = v["configMap"].get("items", []), v["configMap"].get("optional", False)
+                keys = set((src or {}).get("data") or {}) | set((src or {}).get("binaryData") or {})
+            else:
+                continue
+            if src is None:
+                if not optional:
+                    err("%s: %s %s is not rendered" % (where, kind, sname))
+                continue
+            for item in items:
+                if item["key"] not in keys and not optional:
+                    err("%s: %s key %s/%s is not rendered" % (where, kind, sname, item["key"]))
         ann = tpl["metadata"].get("annotations", {})
         if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/path") != "/metrics":
             err("Deployment %s: no prometheus.io scrape annotations for /metrics" % name)
@@ -164,9 +201,69 @@ def main(overlay, path):
         if "provider-sandbox" not in deployments:
             err("dev: provider-sandbox is missing")
     else:
+        for d in docs:
+            if "sandbox" in d["metadata"]["name"]:
+                err("%s/%s: the sandbox never runs outside dev" % (d["kind"], d["metadata"]["name"]))
+        for kind, objs in (("ConfigMap", configmaps), ("Secret", secrets)):
+            for obj in objs.values():
+                for key in list(obj.get("data") or {}) + list(obj.get("stringData") or {}):
+                    if key.startswith("PAYSYS__SANDBOX__"):
+                        err("%s %s: %s configures the sandbox, which never runs outside dev"
+                            % (kind, obj["metadata"]["name"], key))
+        # Nothing may point at our sandbox (its Service, or its default address from
+        # config/default.toml); a provider's own test environment (mobilPay's
+        # sandboxsecure.mobilpay.ro) is not ours and may be named.
         text = yaml.safe_dump_all(docs)
-        if "sandbox" in text:
-            err("%s: mentions the sandbox; it never runs outside dev" % overlay)
+        if re.search(r"provider-sandbox|(127\.0\.0\.1|localhost):9090\b", text):
+            err("something points at the sandbox (provider-sandbox, 127.0.0.1:9090); it never runs outside dev")
+
+    config = {k: str(v) for cm in configmaps.values() for k, v in (cm.get("data") or {}).items()}
+
+    # Each service listens on all interfaces of its pod, on its container port (a copied
+    # manifest with the old port, or a default of 127.0.0.1, would leave it unreachable).
+    for name, dep in deployments.items():
+        key = "PAYSYS__%s__LISTEN" % section_of(name).upper().replace("-", "_")
+        listen = config.get(key)
+        if listen is None:
+            err("Deployment %s: no %s in the ConfigMap" % (name, key))
+            continue
+        host, _, port = listen.rpartition(":")
+        if host not in ("0.0.0.0", "[::]"):
+            err("Deployment %s: %s=%s does not listen on all interfaces" % (name, key, listen))
+        if not port.isdigit() or int(port) not in dep["_ports"]:
+            err("Deployment %s: %s=%s is not on a container port" % (name, key, listen))
+
+    # Files named in configuration (PAYSYS__<SECTION>__..._FILE, e.g. Netopia's keys) are
+    # mounted into the Deployment that reads the section, and the volume provides them.
+    for key, value in sorted(config.items()):
+        m = re.match(r"^PAYSYS__([A-Z0-9_]+?)__.*_FILE$", key)
+        if not m or not value.startswith("/"):
+            continue
+        dep_name = deployment_of(m.group(1), deployments)
+        if dep_name is None:
+            err("ConfigMap: %s names a file for section %s, which no rendered Deployment reads" % (key, m.group(1)))
+            continue
+        pod = deployments[dep_name]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        # The innermost mount holding the path, in any container of the pod.
+        mounts = [vm for c in pod["containers"] for vm in c.get("volumeMounts", [])
+                  if value.startswith(vm["mountPath"].rstrip("/") + "/")]
+        if not mounts:
+            err("Deployment %s: %s=%s is on no volume mounted into it" % (dep_name, key, value))
+            continue
+        vm = max(mounts, key=lambda m: len(m["mountPath"]))
+        rel = value[len(vm["mountPath"].rstrip("/")) + 1:]
+        v = volumes.get(vm["name"], {})
+        src = v.get("secret") or v.get("configMap")
+        if vm.get("subPath") or src is None:
+            continue  # not a projected Secret/ConfigMap: nothing more to check
+        if src.get("items"):
+            files = {i["path"] for i in src["items"]}
+        else:
+            obj = secrets.get(src.get("secretName")) if "secret" in v else configmaps.get(src.get("name"))
+            files = set((obj or {}).get("data") or {}) | set((obj or {}).get("stringData") or {})
+        if rel not in files:
+            err("Deployment %s: %s=%s: volume %s provides no file %s" % (dep_name, key, value, vm["name"], rel))
 
     # Service URLs in configuration must resolve to a rendered Service and port.
     for cm in configmaps.values():
@@ -188,10 +285,14 @@ def main(overlay, path):
         print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs)" % (
             overlay, len(deployments), len(services), len(by_kind.get("PodDisruptionBudget", {})),
             len(by_kind.get("HorizontalPodAutoscaler", {}))))
-        placeholders = [k for s in secrets.values() for k, v in (s.get("stringData") or {}).items()
+        placeholders = [k if s["metadata"]["name"] == "paysys-secrets" else "%s/%s" % (s["metadata"]["name"], k)
+                        for s in secrets.values() for k, v in (s.get("stringData") or {}).items()
                         if "REPLACE" in str(v)]
         if placeholders:
             print("NOTE  %s: Secret placeholders to replace before applying: %s" % (overlay, ", ".join(sorted(placeholders))))
+        placeholders = sorted(k for k, v in config.items() if "REPLACE" in v)
+        if placeholders:
+            print("NOTE  %s: ConfigMap placeholders to replace before applying: %s" % (overlay, ", ".join(placeholders)))
     return 1 if errors else 0
 
 

@@ -8,7 +8,8 @@
 #      securityContext, PDBs, HPAs, no sandbox outside dev, service URLs resolve);
 #   4. with a real kustomize, deploy/render.py must render the same resources, so the
 #      fallback stays faithful (and the kustomizations stay within its subset).
-# Exits non-zero on the first overlay that fails any step.
+# Before rendering an overlay it runs the overlay's own *.sh scripts, which make its git-ignored
+# inputs (dev: the sandbox's Netopia keys). Exits non-zero on the first overlay that fails any step.
 #
 # Environment: RENDERER=auto|kustomize|kubectl|python (default auto),
 #              K8S_VERSIONS="1.28.0 latest" (oldest supported and newest bundled schemas),
@@ -87,6 +88,12 @@ for o in "${overlays[@]}"; do
     [ -d "$dir" ] || die "no overlay $dir"
     say ""
     say "== overlay $o"
+    # An overlay's own scripts first make its git-ignored inputs (dev: the sandbox's throwaway
+    # Netopia keys, overlays/dev/netopia-keys.sh); each keeps what already exists.
+    for g in "$dir"/*.sh; do
+        [ -e "$g" ] || continue
+        bash "$g" || die "$o: $(basename "$g") failed"
+    done
     render "$dir" >"$out" || die "$o: rendering failed"
     [ -s "$out" ] || die "$o: rendered nothing"
 
