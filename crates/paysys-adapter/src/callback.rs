@@ -375,8 +375,10 @@ impl Pipeline {
             }
             if let Some(reason) = &step.reason {
                 e.failure_reason = reason.clone();
-                e.provider_fields
-                    .insert("end_reason".into(), reason.clone());
+                if step.event_kind == events::SUBSCRIPTION_CANCELLED {
+                    e.provider_fields
+                        .insert("end_reason".into(), reason.clone());
+                }
             } else if step.event_kind == events::SUBSCRIPTION_CANCELLED {
                 e.failure_reason = claim.failure_reason.clone();
             }

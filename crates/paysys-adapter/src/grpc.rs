@@ -95,6 +95,9 @@ impl Kit {
                 state: State::Pending,
                 charges_count: 0,
                 failed_count: 0,
+                expires_at: (r.validity_secs > 0).then(|| {
+                    chrono::Utc::now() + chrono::Duration::seconds(i64::from(r.validity_secs))
+                }),
             };
             match store::claim(&self.pool, &row).await? {
                 Claimed::New(o) | Claimed::Existing(o) => {
@@ -152,6 +155,29 @@ impl Kit {
             )));
         }
         Ok(o)
+    }
+
+    /// Expires the orders whose `payment.validity_time` passed unfinished: `payment_failed` with
+    /// failure_reason `expired`, through the same pipeline as callbacks (so a payment that
+    /// arrived meanwhile wins). Returns how many expired.
+    pub async fn expire_due(&self) -> anyhow::Result<usize> {
+        let due = store::expired(&self.pool, 100).await?;
+        let mut expired = 0;
+        for reference in due {
+            let mut claim = Claim::new(
+                store::Lookup::Reference(reference.clone()),
+                format!("expired:{reference}"),
+                ClaimKind::Expired,
+            );
+            claim.failure_reason = crate::machine::EXPIRED.into();
+            claim.raw = serde_json::json!({ "expired": true });
+            match self.pipeline.apply(None, &[claim]).await {
+                Outcome::Applied => expired += 1,
+                Outcome::Failed => anyhow::bail!("could not record an expiry"),
+                _ => {}
+            }
+        }
+        Ok(expired)
     }
 
     /// Ends an order whose start the provider refused for good: failed, and the merchant is

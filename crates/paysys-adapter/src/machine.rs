@@ -1,10 +1,11 @@
 //! The one order state machine of every provider (pure, so every rule is unit-tested):
 //!
 //! ```text
-//! one-time:      pending -> paid | failed            (failed -> paid: money reported late)
+//! one-time:      pending -> paid | failed | expired  (failed, expired -> paid: money reported late)
 //! subscription:  pending -> active -> cancelled | completed
 //!                pending -> failed                   (the registration failed)
 //!                pending -> paid                     (recurrence impossible: one charge only)
+//!                pending -> expired -> active        (validity_time passed; a late first charge)
 //! ```
 //!
 //! An authenticated callback is believed only as far as it fits: its kind must fit the order's
@@ -21,6 +22,8 @@ pub enum State {
     Pending,
     Paid,
     Failed,
+    /// Not finished within `payment.validity_time` (seed 001).
+    Expired,
     Active,
     Cancelled,
     Completed,
@@ -32,6 +35,7 @@ impl State {
             Self::Pending => "pending",
             Self::Paid => "paid",
             Self::Failed => "failed",
+            Self::Expired => "expired",
             Self::Active => "active",
             Self::Cancelled => "cancelled",
             Self::Completed => "completed",
@@ -42,6 +46,7 @@ impl State {
             "pending" => Self::Pending,
             "paid" => Self::Paid,
             "failed" => Self::Failed,
+            "expired" => Self::Expired,
             "active" => Self::Active,
             "cancelled" => Self::Cancelled,
             "completed" => Self::Completed,
@@ -66,6 +71,9 @@ pub enum ClaimKind {
     ChargeFailed,
     /// The subscription ended at the provider.
     Cancelled,
+    /// `payment.validity_time` passed with the payment unfinished (the kit says so, not a
+    /// provider).
+    Expired,
 }
 
 impl ClaimKind {
@@ -77,10 +85,11 @@ impl ClaimKind {
             Self::Charged => "charged",
             Self::ChargeFailed => "charge_failed",
             Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
     }
     fn is_subscription(&self) -> bool {
-        !matches!(self, Self::Paid | Self::PaymentFailed)
+        !matches!(self, Self::Paid | Self::PaymentFailed | Self::Expired)
     }
     pub fn moves_money(&self) -> bool {
         matches!(self, Self::Paid | Self::Charged)
@@ -170,6 +179,9 @@ fn check_amount(said: &Said, expected: &Money) -> Result<(), Misfit> {
     Ok(())
 }
 
+/// The failure reason of an order that expired (`payment.validity_time`).
+pub const EXPIRED: &str = "expired";
+
 /// What `said` does to an order with `facts`.
 pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
     use ClaimKind as C;
@@ -205,12 +217,18 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
         steps: vec![],
     };
     match (said.kind, facts.state) {
-        (C::Paid, S::Pending | S::Failed) => {
+        (C::Paid, S::Pending | S::Failed | S::Expired) => {
             check_amount(said, &facts.price)?;
             t.state = S::Paid;
             t.charges_count += 1;
             let mut s = step(events::PAYMENT_SUCCEEDED, facts.price, 0);
-            s.late = facts.state == S::Failed;
+            s.late = matches!(facts.state, S::Failed | S::Expired);
+            t.steps.push(s);
+        }
+        (C::Expired, S::Pending) => {
+            t.state = S::Expired;
+            let mut s = step(events::PAYMENT_FAILED, facts.price, 0);
+            s.reason = Some(EXPIRED.into());
             t.steps.push(s);
         }
         (C::PaymentFailed, S::Pending) => {
@@ -223,7 +241,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
             t.steps
                 .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
         }
-        (C::Charged, S::Pending | S::Active | S::Cancelled) => {
+        (C::Charged, S::Pending | S::Expired | S::Active | S::Cancelled) => {
             check_amount(said, &facts.current_price)?;
             let n = said.sequence.unwrap_or(facts.charges_count + 1);
             if n <= facts.charges_count {
@@ -232,7 +250,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
             if facts.payments_no > 0 && n > facts.payments_no {
                 return Err(Misfit::BeyondPayments(n, facts.payments_no));
             }
-            if facts.state == S::Pending {
+            if matches!(facts.state, S::Pending | S::Expired) {
                 // The first charge also tells that the subscription started (seed 003: the
                 // first IPN with current_payment_count 1).
                 t.state = S::Active;
@@ -241,9 +259,9 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
             }
             t.charges_count = n;
             let mut s = step(events::SUBSCRIPTION_CHARGED, facts.current_price, n);
-            // A charge the provider reports after the cancellation still happened: accounted,
-            // without reopening the subscription.
-            s.late = facts.state == S::Cancelled;
+            // A charge the provider reports after the cancellation (or the expiry) still
+            // happened: accounted, late, without reopening a cancelled subscription.
+            s.late = matches!(facts.state, S::Cancelled | S::Expired);
             t.steps.push(s);
             if facts.payments_no > 0 && n == facts.payments_no && t.state == S::Active {
                 t.state = S::Completed;
@@ -482,5 +500,26 @@ mod tests {
         );
         let active = facts(OrderKind::Subscription, State::Active);
         assert!(transition(&active, &said(ClaimKind::Paid, Some(10))).is_err());
+    }
+
+    #[test]
+    fn an_unfinished_payment_expires_and_later_money_is_still_accounted() {
+        let f = facts(OrderKind::OneTime, State::Pending);
+        let t = transition(&f, &said(ClaimKind::Expired, None)).unwrap();
+        assert_eq!(
+            (t.state, kinds(&t)),
+            (State::Expired, vec!["payment.failed"])
+        );
+        assert_eq!(t.steps[0].reason.as_deref(), Some("expired"));
+        let expired = facts(OrderKind::OneTime, State::Expired);
+        let late = transition(&expired, &said(ClaimKind::Paid, Some(10))).unwrap();
+        assert_eq!((late.state, late.steps[0].late), (State::Paid, true));
+        // Only a pending payment expires.
+        let paid = facts(OrderKind::OneTime, State::Paid);
+        assert!(transition(&paid, &said(ClaimKind::Expired, None)).is_err());
+        let sub = facts(OrderKind::Subscription, State::Expired);
+        let t = transition(&sub, &said(ClaimKind::Charged, Some(10))).unwrap();
+        assert_eq!(kinds(&t), ["subscription.started", "subscription.charged"]);
+        assert!(t.steps[1].late);
     }
 }

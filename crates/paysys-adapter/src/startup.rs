@@ -228,6 +228,7 @@ impl<A: Adapter> Application<A> {
         } else {
             None
         };
+        let expiry = tokio::spawn(expire(self.kit.clone(), self.shutdown.clone()));
         tracing::info!(
             port = self.port(),
             provider = name,
@@ -237,10 +238,32 @@ impl<A: Adapter> Application<A> {
         let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
         self.shutdown.trigger();
         let _ = relay.await;
+        let _ = expiry.await;
         if let Some(c) = consumer {
             let _ = c.await;
         }
         served
+    }
+}
+
+/// Expires unfinished payments whose `payment.validity_time` passed (seed 001), once a second.
+async fn expire(kit: Kit, shutdown: Shutdown) {
+    loop {
+        match kit.expire_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                provider = kit.provider.name(),
+                expired = n,
+                "unfinished payments expired"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "expiring payments failed; retrying")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.wait() => return,
+        }
     }
 }
 

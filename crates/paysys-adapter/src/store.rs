@@ -29,6 +29,8 @@ pub struct Order {
     pub state: State,
     pub charges_count: u32,
     pub failed_count: u32,
+    /// When an unfinished payment expires (`payment.validity_time`).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Order {
@@ -50,7 +52,7 @@ impl Order {
     }
 }
 
-pub const COLUMNS: &str = "reference, merchant_id, order_id, channel_id, kind, amount_minor, currency, current_price_minor, payments_no, test, fingerprint, details, provider_ref, redirect_url, started, state, charges_count, failed_count";
+pub const COLUMNS: &str = "reference, merchant_id, order_id, channel_id, kind, amount_minor, currency, current_price_minor, payments_no, test, fingerprint, details, provider_ref, redirect_url, started, state, charges_count, failed_count, expires_at";
 
 fn from_row(r: &PgRow) -> sqlx::Result<Order> {
     let bad = |what: &str, v: String| sqlx::Error::Decode(format!("orders.{what}: {v:?}").into());
@@ -81,6 +83,7 @@ fn from_row(r: &PgRow) -> sqlx::Result<Order> {
         state: State::parse(&state).ok_or_else(|| bad("state", state.clone()))?,
         charges_count: count("charges_count")?,
         failed_count: count("failed_count")?,
+        expires_at: r.try_get("expires_at")?,
     })
 }
 
@@ -96,7 +99,7 @@ pub enum Claimed {
 /// Inserts `o` unless its (merchant_id, order_id) exists.
 pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
     let inserted = sqlx::query(&format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+        "INSERT INTO orders ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     ))
     .bind(&o.reference)
@@ -117,6 +120,7 @@ pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
     .bind(o.state.as_str())
     .bind(o.charges_count as i32)
     .bind(o.failed_count as i32)
+    .bind(o.expires_at)
     .fetch_optional(pool)
     .await?;
     if let Some(r) = inserted {
@@ -371,6 +375,17 @@ pub async fn merge_details(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Orders whose `validity_time` passed while they were pending (at most `limit`).
+pub async fn expired(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT reference FROM orders WHERE state = 'pending' AND expires_at IS NOT NULL
+         AND expires_at <= now() ORDER BY expires_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 /// Ends an order that never started at the provider (a start refused for good).

@@ -139,6 +139,10 @@ fn start_request(
         article_config: req.article_config().into_iter().collect(),
         test: req.test,
         order_config: order_config.into_iter().collect(),
+        validity_secs: req
+            .validity_time
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
     })
 }
 

@@ -6,14 +6,19 @@ use paysys_platform::events::{self, decode};
 use paysys_platform::outbox::claim;
 use sqlx::PgPool;
 
+/// The failure reason of a payment that expired (`payment.validity_time`).
+pub const EXPIRED: &str = "expired";
+
 pub fn bindings() -> Vec<String> {
     events::ALL.iter().map(|s| s.to_string()).collect()
 }
 
-/// The order state after `kind`, given the current one.
-pub fn next_status(current: &str, kind: &str) -> String {
+/// The order state after `kind` (with its failure reason), given the current one.
+pub fn next_status(current: &str, kind: &str, failure_reason: &str) -> String {
     match (kind, current) {
         (events::PAYMENT_SUCCEEDED, _) => "paid",
+        // seed 001 `validity_time`: the payment was not finished in time.
+        (events::PAYMENT_FAILED, "pending") if failure_reason == EXPIRED => "expired",
         (events::PAYMENT_FAILED, "paid") => "paid",
         (events::PAYMENT_FAILED, _) => "failed",
         (_, "cancelled") => "cancelled",
@@ -68,7 +73,7 @@ pub async fn handle(pool: PgPool, msg: Message) -> Result<(), HandleError> {
     sqlx::query("UPDATE orders SET status = $3, updated_at = now() WHERE merchant_id = $1 AND trans_ext_id = $2")
         .bind(&e.merchant_id)
         .bind(&e.order_id)
-        .bind(next_status(&current, &e.kind))
+        .bind(next_status(&current, &e.kind, &e.failure_reason))
         .execute(&mut *tx)
         .await
         .map_err(t)?;
@@ -82,19 +87,28 @@ mod tests {
 
     #[test]
     fn state_machine() {
-        assert_eq!(next_status("pending", "payment.succeeded"), "paid");
-        assert_eq!(next_status("paid", "payment.failed"), "paid");
+        assert_eq!(next_status("pending", "payment.succeeded", ""), "paid");
         assert_eq!(
-            next_status("pending", "subscription.charge_failed"),
+            next_status("pending", "payment.failed", "expired"),
+            "expired"
+        );
+        // Money reported after the expiry is still a payment (late).
+        assert_eq!(next_status("expired", "payment.succeeded", ""), "paid");
+        assert_eq!(next_status("paid", "payment.failed", ""), "paid");
+        assert_eq!(
+            next_status("pending", "subscription.charge_failed", ""),
             "failed"
         );
         assert_eq!(
-            next_status("active", "subscription.charge_failed"),
+            next_status("active", "subscription.charge_failed", ""),
             "active"
         );
-        assert_eq!(next_status("active", "subscription.cancelled"), "cancelled");
         assert_eq!(
-            next_status("cancelled", "subscription.charged"),
+            next_status("active", "subscription.cancelled", ""),
+            "cancelled"
+        );
+        assert_eq!(
+            next_status("cancelled", "subscription.charged", ""),
             "cancelled"
         );
     }

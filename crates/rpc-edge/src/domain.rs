@@ -52,6 +52,10 @@ pub struct OrderRequest {
     pub next_url: Option<String>,
     pub test: bool,
     pub payment_config: BTreeMap<String, String>,
+    /// `payment.validity_time` (seed 001), seconds; left out of the fingerprint when absent, so
+    /// orders stored before it existed keep theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity_time: Option<i64>,
 }
 
 impl OrderRequest {
@@ -73,6 +77,7 @@ impl OrderRequest {
         let mut currency = None;
         let mut already_paid = 0;
         let mut payment_config = BTreeMap::new();
+        let mut validity_time = None;
         if let Some(p) = f.object(params, "payment", "payment") {
             let p = Value::Object(p.clone());
             channel_id = f.string(&p, "channel_id", "payment.channel_id", 64);
@@ -90,6 +95,15 @@ impl OrderRequest {
                 already_paid = a;
             }
             payment_config = config_map(&mut f, p.get("config"), "payment.config");
+            if let Some(v) = f.opt_integer(&p, "validity_time", "payment.validity_time") {
+                if !(1..=MAX_VALIDITY_SECS).contains(&v) {
+                    f.fail(
+                        "payment.validity_time",
+                        format!("must be from 1 to {MAX_VALIDITY_SECS} seconds"),
+                    );
+                }
+                validity_time = Some(v);
+            }
         }
         let mut articles = Vec::new();
         match params.get("articles") {
@@ -249,6 +263,7 @@ impl OrderRequest {
                 next_url,
                 test,
                 payment_config,
+                validity_time,
             }),
             _ => Err(RpcError::internal(
                 "parameters passed validation but are incomplete",
@@ -327,6 +342,9 @@ fn config_map(f: &mut Fields, v: Option<&Value>, path: &str) -> BTreeMap<String,
     }
     out
 }
+
+/// The longest `payment.validity_time` accepted: 30 days.
+pub const MAX_VALIDITY_SECS: i64 = 30 * 86_400;
 
 /// `move_subscription_payment`'s `date` (seed 003: `YYYY-MM-dd HH:mm:ss`, Romanian local time,
 /// as Netopia reads it), or ISO 8601 / RFC 3339 with an offset. A local time the clocks skip
