@@ -29,6 +29,8 @@ pub struct Kit {
     pub pool: PgPool,
     pub provider: Arc<dyn Provider>,
     pub pipeline: Pipeline,
+    /// `[adapter] cancel_confirm_timeout_secs`.
+    pub cancel_confirm_timeout_secs: u64,
 }
 
 impl Kit {
@@ -180,6 +182,32 @@ impl Kit {
         Ok(expired)
     }
 
+    /// Ends the cancellations the provider never confirmed within the configured time:
+    /// `subscription.cancelled`, with the reason. Returns how many.
+    pub async fn reconcile_cancellations(&self) -> anyhow::Result<usize> {
+        let due =
+            store::cancelling_overdue(&self.pool, self.cancel_confirm_timeout_secs, 100).await?;
+        let mut ended = 0;
+        for reference in due {
+            let mut claim = Claim::new(
+                store::Lookup::Reference(reference.clone()),
+                format!("cancel-reconciled:{reference}"),
+                ClaimKind::Cancelled,
+            );
+            claim.failure_reason = format!(
+                "unsubscribed; the provider did not confirm within {} s, so reconciliation ended it",
+                self.cancel_confirm_timeout_secs
+            );
+            claim.raw = serde_json::json!({ "reconciled": true });
+            match self.pipeline.apply(None, &[claim]).await {
+                Outcome::Applied => ended += 1,
+                Outcome::Failed => anyhow::bail!("could not record a reconciled cancellation"),
+                _ => {}
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends an order whose start the provider refused for good: failed, and the merchant is
     /// told (`payment.failed`, or `subscription.charge_failed` for a subscription), through the
     /// same pipeline as callbacks.
@@ -264,12 +292,21 @@ impl PaymentProvider for Service {
         };
         // Whatever our state, the provider decides and its answer is passed on (seed 000).
         let a = self.0.provider.unsubscribe(&o, ip).await?;
-        if a.ok && a.ends_subscription {
-            let mut claim = Claim::new(
-                store::Lookup::Reference(o.reference.clone()),
-                format!("unsubscribed:{}", o.reference),
-                ClaimKind::Cancelled,
-            );
+        if a.ok {
+            // The provider said yes: `cancelling` at once (no later charge is a normal renewal);
+            // where its yes is the confirmation itself (Netopia), `cancelled` at once.
+            let (key, kind) = if a.ends_subscription {
+                (
+                    format!("unsubscribed:{}", o.reference),
+                    ClaimKind::Cancelled,
+                )
+            } else {
+                (
+                    format!("unsubscribe-requested:{}", o.reference),
+                    ClaimKind::CancelRequested,
+                )
+            };
+            let mut claim = Claim::new(store::Lookup::Reference(o.reference.clone()), key, kind);
             claim.failure_reason = "unsubscribed by the merchant".into();
             claim.raw = serde_json::json!({ "unsubscribe": a.text });
             if self.0.pipeline.apply(None, &[claim]).await == Outcome::Failed {

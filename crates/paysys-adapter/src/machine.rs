@@ -6,6 +6,8 @@
 //!                pending -> failed                   (the registration failed)
 //!                pending -> paid                     (recurrence impossible: one charge only)
 //!                pending -> expired -> active        (validity_time passed; a late first charge)
+//!                active -> cancelling -> cancelled   (unsubscribe answered OK; the provider's
+//!                                                     confirmation or a reconciliation ends it)
 //! ```
 //!
 //! An authenticated callback is believed only as far as it fits: its kind must fit the order's
@@ -25,6 +27,8 @@ pub enum State {
     /// Not finished within `payment.validity_time` (seed 001).
     Expired,
     Active,
+    /// Unsubscribed, the provider's confirmation awaited: later charges are late, not renewals.
+    Cancelling,
     Cancelled,
     Completed,
 }
@@ -37,6 +41,7 @@ impl State {
             Self::Failed => "failed",
             Self::Expired => "expired",
             Self::Active => "active",
+            Self::Cancelling => "cancelling",
             Self::Cancelled => "cancelled",
             Self::Completed => "completed",
         }
@@ -48,6 +53,7 @@ impl State {
             "failed" => Self::Failed,
             "expired" => Self::Expired,
             "active" => Self::Active,
+            "cancelling" => Self::Cancelling,
             "cancelled" => Self::Cancelled,
             "completed" => Self::Completed,
             _ => return None,
@@ -74,6 +80,8 @@ pub enum ClaimKind {
     /// `payment.validity_time` passed with the payment unfinished (the kit says so, not a
     /// provider).
     Expired,
+    /// The provider answered an unsubscribe with yes; its confirmation is awaited (the kit).
+    CancelRequested,
 }
 
 impl ClaimKind {
@@ -86,6 +94,7 @@ impl ClaimKind {
             Self::ChargeFailed => "charge_failed",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::CancelRequested => "cancel_requested",
         }
     }
     fn is_subscription(&self) -> bool {
@@ -241,7 +250,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
             t.steps
                 .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
         }
-        (C::Charged, S::Pending | S::Expired | S::Active | S::Cancelled) => {
+        (C::Charged, S::Pending | S::Expired | S::Active | S::Cancelling | S::Cancelled) => {
             check_amount(said, &facts.current_price)?;
             let n = said.sequence.unwrap_or(facts.charges_count + 1);
             if n <= facts.charges_count {
@@ -261,7 +270,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
             let mut s = step(events::SUBSCRIPTION_CHARGED, facts.current_price, n);
             // A charge the provider reports after the cancellation (or the expiry) still
             // happened: accounted, late, without reopening a cancelled subscription.
-            s.late = matches!(facts.state, S::Cancelled | S::Expired);
+            s.late = matches!(facts.state, S::Cancelling | S::Cancelled | S::Expired);
             t.steps.push(s);
             if facts.payments_no > 0 && n == facts.payments_no && t.state == S::Active {
                 t.state = S::Completed;
@@ -273,7 +282,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
                 t.steps.push(end);
             }
         }
-        (C::ChargeFailed, S::Pending | S::Active) => {
+        (C::ChargeFailed, S::Pending | S::Active | S::Cancelling) => {
             let n = said.sequence.unwrap_or(facts.charges_count + 1);
             if n <= facts.charges_count && said.sequence.is_some() {
                 return Err(Misfit::AlreadyCharged(n));
@@ -289,7 +298,11 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
                 n,
             ));
         }
-        (C::Cancelled, S::Pending | S::Active) => {
+        (C::CancelRequested, S::Pending | S::Active) => {
+            // No event yet: the merchant hears subscription_cancel when it is confirmed.
+            t.state = S::Cancelling;
+        }
+        (C::Cancelled, S::Pending | S::Active | S::Cancelling) => {
             t.state = S::Cancelled;
             t.steps
                 .push(step(events::SUBSCRIPTION_CANCELLED, facts.current_price, 0));
@@ -521,5 +534,26 @@ mod tests {
         let t = transition(&sub, &said(ClaimKind::Charged, Some(10))).unwrap();
         assert_eq!(kinds(&t), ["subscription.started", "subscription.charged"]);
         assert!(t.steps[1].late);
+    }
+
+    #[test]
+    fn an_unsubscribe_answered_yes_is_cancelling_until_confirmed() {
+        let active = facts(OrderKind::Subscription, State::Active);
+        let t = transition(&active, &said(ClaimKind::CancelRequested, None)).unwrap();
+        assert_eq!((t.state, t.steps.len()), (State::Cancelling, 0));
+        let cancelling = Facts {
+            state: State::Cancelling,
+            charges_count: 2,
+            ..active.clone()
+        };
+        // A charge meanwhile is accounted, but late: not a normal renewal.
+        let late = transition(&cancelling, &said(ClaimKind::Charged, Some(10))).unwrap();
+        assert_eq!((late.state, late.steps[0].late), (State::Cancelling, true));
+        let done = transition(&cancelling, &said(ClaimKind::Cancelled, None)).unwrap();
+        assert_eq!(
+            (done.state, kinds(&done)),
+            (State::Cancelled, vec!["subscription.cancelled"])
+        );
+        assert!(transition(&cancelling, &said(ClaimKind::CancelRequested, None)).is_err());
     }
 }

@@ -29,6 +29,23 @@ pub struct Platform<'a> {
     pub telemetry: &'a TelemetrySettings,
     /// gRPC + callback routes + health + metrics, one port.
     pub listen: &'a str,
+    pub kit: &'a KitSettings,
+}
+
+/// `[adapter]`: what every adapter does the same way.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct KitSettings {
+    /// A subscription unsubscribed with the provider's yes stays `cancelling` until the provider
+    /// confirms; after this many seconds without a confirmation a reconciliation ends it.
+    pub cancel_confirm_timeout_secs: u64,
+}
+
+impl Default for KitSettings {
+    fn default() -> Self {
+        Self {
+            cancel_confirm_timeout_secs: 86_400,
+        }
+    }
 }
 
 /// An adapter's settings: the shared sections plus its own (made by [`adapter_settings!`]).
@@ -49,6 +66,8 @@ macro_rules! adapter_settings {
             pub database: paysys_platform::config::DatabaseSettings,
             pub amqp: paysys_platform::config::AmqpSettings,
             pub telemetry: paysys_platform::config::TelemetrySettings,
+            #[serde(default)]
+            pub adapter: $crate::KitSettings,
             pub $section: $ty,
         }
 
@@ -59,6 +78,7 @@ macro_rules! adapter_settings {
                     amqp: &self.amqp,
                     telemetry: &self.telemetry,
                     listen: &self.$section.listen,
+                    kit: &self.adapter,
                 }
             }
             fn validate(&self) -> Result<(), String> {
@@ -157,6 +177,7 @@ impl<A: Adapter> Application<A> {
             pool: pool.clone(),
             provider,
             pipeline: pipeline.clone(),
+            cancel_confirm_timeout_secs: p.kit.cancel_confirm_timeout_secs,
         };
         let (health, health_svc) = server::grpc_health();
         health.set_serving::<PaymentProviderServer<Service>>().await;
@@ -246,7 +267,9 @@ impl<A: Adapter> Application<A> {
     }
 }
 
-/// Expires unfinished payments whose `payment.validity_time` passed (seed 001), once a second.
+/// Once a second: expires unfinished payments whose `payment.validity_time` passed (seed 001),
+/// and ends the cancellations the provider never confirmed (`[adapter]
+/// cancel_confirm_timeout_secs`).
 async fn expire(kit: Kit, shutdown: Shutdown) {
     loop {
         match kit.expire_due().await {
@@ -259,6 +282,18 @@ async fn expire(kit: Kit, shutdown: Shutdown) {
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "expiring payments failed; retrying")
             }
+        }
+        match kit.reconcile_cancellations().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                provider = kit.provider.name(),
+                cancelled = n,
+                "cancellations the provider never confirmed were ended by reconciliation"
+            ),
+            Err(e) => tracing::warn!(
+                error = %format!("{e:#}"),
+                "reconciling cancellations failed; retrying"
+            ),
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}

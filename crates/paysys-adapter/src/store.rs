@@ -388,6 +388,22 @@ pub async fn expired(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<String>> {
     .await
 }
 
+/// Subscriptions `cancelling` for longer than `timeout_secs` (at most `limit`).
+pub async fn cancelling_overdue(
+    pool: &PgPool,
+    timeout_secs: u64,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT reference FROM orders WHERE state = 'cancelling'
+         AND updated_at <= now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
+    )
+    .bind(timeout_secs as f64)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Ends an order that never started at the provider (a start refused for good).
 pub async fn lock_by_order(
     tx: &mut Transaction<'_, Postgres>,

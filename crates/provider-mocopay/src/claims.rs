@@ -43,6 +43,13 @@ pub fn session_claim(s: &Session) -> Result<Option<Claim>, String> {
             ClaimKind::PaymentFailed
         }
         (SessionStatus::Failed, true) => ClaimKind::ChargeFailed,
+        // Never authorized: the subscription never began (a failed registration, as Mobiltek
+        // and Teleaudio report it), not a cancellation.
+        (SessionStatus::Cancelled | SessionStatus::Expired, true)
+            if s.time_authorized.as_deref().unwrap_or("").is_empty() =>
+        {
+            ClaimKind::ChargeFailed
+        }
         (SessionStatus::Cancelled | SessionStatus::Expired, true) => ClaimKind::Cancelled,
         _ => return Ok(None),
     };
