@@ -1,18 +1,22 @@
-//! Callbacks to the adapters, sent like a real provider sends them: in order, each resent on a
-//! connection error or 5xx with a doubling delay (`sandbox.callback_attempts`,
-//! `callback_backoff_ms`), never resent after a 4xx (the adapter refused it: logged), and sent
-//! twice under the `duplicate_callbacks` fault. Every attempt's outcome lands in the delivery log
-//! of `GET /_sandbox/state`. A simulator only builds its `Callback`s (its own body, signature
-//! and headers); sending them is the same for every provider.
+//! Callbacks to the adapters, sent like a real provider sends them (POSTed, or GET with the
+//! query only, like MoCoPay's notifications): in order, each resent on a connection error or 5xx
+//! with a doubling delay (`sandbox.callback_attempts`, `callback_backoff_ms`), never resent after
+//! a 4xx (the adapter refused it: logged), and sent twice under the `duplicate_callbacks` fault.
+//! Every attempt's outcome lands in the delivery log of `GET /_sandbox/state`. A simulator only
+//! builds its `Callback`s (its own body, signature and headers); sending them is the same for
+//! every provider.
 
 use crate::faults::Fault;
 use crate::App;
 use serde::Serialize;
 use std::time::Duration;
 
-/// One callback to an adapter, ready to send: the request a provider POSTs, already signed.
+/// One callback to an adapter, ready to send: the request a provider POSTs (or, like MoCoPay,
+/// GETs with everything in the query), already signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callback {
+    /// POST (with `content_type` and `body`) or GET (the URL says it all).
+    pub method: reqwest::Method,
     /// The callback's type (e.g. Mobiltek's `PAYMENT`).
     pub kind: String,
     /// The provider's transaction or subscription id.
@@ -45,6 +49,14 @@ impl Callback {
         )
     }
 
+    /// A GET of `url` (query included), no body: how MoCoPay notifies.
+    pub fn get(url: &str, kind: &str, reference: &str) -> Self {
+        Self {
+            method: reqwest::Method::GET,
+            ..Self::new(url, kind, reference, "", String::new())
+        }
+    }
+
     /// A JSON callback.
     pub fn json(url: &str, kind: &str, reference: &str, body: &serde_json::Value) -> Self {
         Self::new(url, kind, reference, "application/json", body.to_string())
@@ -58,6 +70,7 @@ impl Callback {
         body: String,
     ) -> Self {
         Self {
+            method: reqwest::Method::POST,
             kind: kind.into(),
             reference: reference.into(),
             url: url.into(),
@@ -74,12 +87,16 @@ impl Callback {
     }
 
     fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
-        self.headers.iter().fold(
-            http.post(&self.url)
-                .header("content-type", self.content_type)
-                .body(self.body.clone()),
-            |r, (name, value)| r.header(*name, value),
-        )
+        let r = http.request(self.method.clone(), &self.url);
+        let r = if self.method == reqwest::Method::GET {
+            r
+        } else {
+            r.header("content-type", self.content_type)
+                .body(self.body.clone())
+        };
+        self.headers
+            .iter()
+            .fold(r, |r, (name, value)| r.header(*name, value))
     }
 }
 

@@ -1,8 +1,9 @@
 //! provider-sandbox: faithful simulators of the payment providers, one module each (Mobiltek,
-//! Teleaudio), each implementing `simulator::Simulator` and registered in `simulators`, calling
-//! the adapters back like the real providers do, plus what they share: the `/_sandbox` control
-//! endpoints of DESIGN section 7 (`control`), the clock, faults, SMS store, callback delivery,
-//! subscription lifecycle, and a merchant inbox for demos. Never used in production.
+//! Teleaudio, Netopia, MoCoPay), each implementing `simulator::Simulator` and registered in
+//! `simulators`, calling the adapters back like the real providers do, plus what they share: the
+//! `/_sandbox` control endpoints of DESIGN section 7 (`control`), the clock, faults, SMS store,
+//! callback delivery, subscription lifecycle, and a merchant inbox for demos. Never used in
+//! production.
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
@@ -13,6 +14,8 @@ pub mod faults;
 pub mod inbox;
 pub mod lifecycle;
 pub mod mobiltek;
+pub mod mocopay;
+pub mod netopia;
 pub mod simulator;
 pub mod sms;
 pub mod startup;
@@ -35,6 +38,8 @@ pub fn simulators(settings: &SandboxSettings) -> Result<Vec<Arc<dyn Simulator>>,
     Ok(vec![
         Arc::new(mobiltek::Mobiltek::new(settings)?),
         Arc::new(teleaudio::Teleaudio::new(settings)?),
+        Arc::new(mocopay::Mocopay::new(settings)?),
+        Arc::new(netopia::Netopia::new(settings)?),
     ])
 }
 
