@@ -14,3 +14,11 @@ fi
 # provider-netopia tests/soap_zeep.rs: Python zeep loads our WSDL and calls the SOAP operations.
 python3 -c 'import zeep' >/dev/null 2>&1 ||
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore zeep
+
+# paysys-tests tests/netopia_browser.rs: the card journey in headless Chromium over WebDriver
+# (Debian's chromium and chromium-driver; no browser download).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

@@ -297,6 +297,16 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
                 facts.current_price,
                 n,
             ));
+            // The last of payments_no was tried: the provider charges no more (seed 003).
+            if facts.payments_no > 0 && n >= facts.payments_no && facts.state == S::Active {
+                t.state = S::Completed;
+                let mut end = step(events::SUBSCRIPTION_CANCELLED, facts.current_price, 0);
+                end.reason = Some(format!(
+                    "completed: the last of {} payments was tried and failed",
+                    facts.payments_no
+                ));
+                t.steps.push(end);
+            }
         }
         (C::CancelRequested, S::Pending | S::Active) => {
             // No event yet: the merchant hears subscription_cancel when it is confirmed.
@@ -555,5 +565,25 @@ mod tests {
             (State::Cancelled, vec!["subscription.cancelled"])
         );
         assert!(transition(&cancelling, &said(ClaimKind::CancelRequested, None)).is_err());
+    }
+
+    #[test]
+    fn a_failed_last_payment_also_completes_the_subscription() {
+        let mut f = facts(OrderKind::Subscription, State::Active);
+        f.payments_no = 3;
+        f.charges_count = 2;
+        let last = Said {
+            sequence: Some(3),
+            ..said(ClaimKind::ChargeFailed, None)
+        };
+        let t = transition(&f, &last).unwrap();
+        assert_eq!(t.state, State::Completed);
+        assert_eq!(
+            kinds(&t),
+            ["subscription.charge_failed", "subscription.cancelled"]
+        );
+        // Unlimited: a failure ends nothing.
+        f.payments_no = 0;
+        assert_eq!(transition(&f, &last).unwrap().state, State::Active);
     }
 }

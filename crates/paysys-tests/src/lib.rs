@@ -28,6 +28,46 @@ pub const MERCHANT_34801: (&str, &str, &str) = (
     "merchant-34801-secret",
     "whsec_bWVyY2hhbnQtMzQ4MDEtbm90aWZ5LXNlY3JldA==",
 );
+/// The Netopia merchant of the fixtures (seed 003 names none): channels 7001 (one-time) and
+/// 7002 (subscription), RON, seller account [`NETOPIA_ACCOUNT`].
+pub const MERCHANT_40: (&str, &str, &str) = (
+    "40",
+    "merchant-40-secret",
+    "whsec_bWVyY2hhbnQtNDAtbm90aWZ5LXNlY3JldA==",
+);
+/// The MoCoPay merchant of the fixtures (seed 004 names none): channels 8001 (one-time,
+/// pid CHMIBSUB) and 8002 (subscription, pid PP27638049), EUR.
+pub const MERCHANT_50: (&str, &str, &str) = (
+    "50",
+    "merchant-50-secret",
+    "whsec_bWVyY2hhbnQtNTAtbm90aWZ5LXNlY3JldA==",
+);
+pub const NETOPIA_ACCOUNT: &str = "SAND-BOX0-SELL-ER00-0001";
+
+/// Netopia's envelope keys made for one test system (never committed): mobilPay's key pair and
+/// the seller's.
+#[derive(Clone)]
+pub struct NetopiaKeys {
+    pub netopia_private_key_pem: String,
+    pub netopia_certificate_pem: String,
+    pub seller_private_key_pem: String,
+    pub seller_certificate_pem: String,
+}
+
+impl NetopiaKeys {
+    pub fn generate() -> Self {
+        let netopia = provider_netopia::test_keys::generate_test_identity("mobilPay sandbox")
+            .expect("netopia test key");
+        let seller =
+            provider_netopia::test_keys::generate_test_identity("seller").expect("seller test key");
+        Self {
+            netopia_private_key_pem: netopia.private_key_pem,
+            netopia_certificate_pem: netopia.certificate_pem,
+            seller_private_key_pem: seller.private_key_pem,
+            seller_certificate_pem: seller.certificate_pem,
+        }
+    }
+}
 
 /// One notification as the merchant received it.
 #[derive(Debug, Clone)]
@@ -122,6 +162,12 @@ pub struct TestSystem {
     pub notifier_url: String,
     /// provider-mobiltek's HTTP+gRPC address (its notification endpoint is `/mobiltek/notify`).
     pub mobiltek_url: String,
+    /// provider-netopia's address (`/netopia/ipn`, `/netopia/pay/{reference}`).
+    pub netopia_url: String,
+    /// provider-mocopay's address (`/mocopay/notify`, `/mocopay/return`).
+    pub mocopay_url: String,
+    /// The Netopia test keys this system was made with (mobilPay's and the seller's).
+    pub netopia_keys: NetopiaKeys,
     pub inbox: MerchantInbox,
     pub http: reqwest::Client,
     pub edge_pool: sqlx::PgPool,
@@ -206,6 +252,11 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
             "mobiltek.base_url".into(),
             format!("http://127.0.0.1:{sandbox_port}/mobiltek").into(),
         ),
+        // The sandbox plays the test environments too (seed 000/001 orders with "test").
+        (
+            "mobiltek.test_base_url".into(),
+            format!("http://127.0.0.1:{sandbox_port}/mobiltek").into(),
+        ),
         ("notifier.listen".into(), "127.0.0.1:0".into()),
         ("notifier.schedule_secs".into(), vec![0i64, 1, 1, 1].into()),
         ("ledger.listen".into(), "127.0.0.1:0".into()),
@@ -236,6 +287,78 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .expect("mobiltek");
     let mobiltek_port = mobiltek.port();
     tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
+
+    // Netopia: keys made for this system; the adapter seals orders for mobilPay's certificate
+    // and opens IPNs with the seller's key; the sandbox holds the other halves.
+    let netopia_keys = NetopiaKeys::generate();
+    let netopia_port = free_port();
+    let netopia_url = format!("http://127.0.0.1:{netopia_port}");
+    for (k, v) in [
+        ("netopia.listen", format!("127.0.0.1:{netopia_port}")),
+        ("netopia.public_url", netopia_url.clone()),
+        (
+            "netopia.card_url",
+            format!("http://127.0.0.1:{sandbox_port}/netopia/card"),
+        ),
+        (
+            "netopia.test_card_url",
+            format!("http://127.0.0.1:{sandbox_port}/netopia/card"),
+        ),
+        (
+            "netopia.soap_url",
+            format!("http://127.0.0.1:{sandbox_port}/netopia/api/payment"),
+        ),
+        (
+            "netopia.netopia_certificate_pem",
+            netopia_keys.netopia_certificate_pem.clone(),
+        ),
+        (
+            "netopia.seller_private_key_pem",
+            netopia_keys.seller_private_key_pem.clone(),
+        ),
+        (
+            "sandbox.netopia.private_key_pem",
+            netopia_keys.netopia_private_key_pem.clone(),
+        ),
+        (
+            "sandbox.netopia.certificate_pem",
+            netopia_keys.netopia_certificate_pem.clone(),
+        ),
+        (
+            "sandbox.netopia.seller_certificate_pem",
+            netopia_keys.seller_certificate_pem.clone(),
+        ),
+        ("edge.providers.netopia", netopia_url.clone()),
+    ] {
+        o.push((k.into(), v.into()));
+    }
+    let netopia = provider_netopia::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("netopia");
+    tasks.push(spawn("provider-netopia", netopia.run_until_stopped()));
+
+    let mocopay_port = free_port();
+    let mocopay_url = format!("http://127.0.0.1:{mocopay_port}");
+    for (k, v) in [
+        ("mocopay.listen", format!("127.0.0.1:{mocopay_port}")),
+        ("mocopay.public_url", mocopay_url.clone()),
+        (
+            "mocopay.base_url",
+            format!("http://127.0.0.1:{sandbox_port}/mocopay"),
+        ),
+        (
+            "mocopay.test_base_url",
+            format!("http://127.0.0.1:{sandbox_port}/mocopay"),
+        ),
+        ("edge.providers.mocopay", mocopay_url.clone()),
+    ] {
+        o.push((k.into(), v.into()));
+    }
+    let mocopay = provider_mocopay::Application::build(settings(&o), shutdown.clone())
+        .await
+        .expect("mocopay");
+    tasks.push(spawn("provider-mocopay", mocopay.run_until_stopped()));
+
     let teleaudio_port = free_port();
     o.push((
         "teleaudio.listen".into(),
@@ -246,7 +369,11 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         format!("http://127.0.0.1:{sandbox_port}/teleaudio").into(),
     ));
     o.push((
-        "sandbox.teleaudio_notify_url".into(),
+        "teleaudio.test_base_url".into(),
+        format!("http://127.0.0.1:{sandbox_port}/teleaudio").into(),
+    ));
+    o.push((
+        "sandbox.teleaudio.notify_url".into(),
         format!("http://127.0.0.1:{teleaudio_port}/teleaudio/notify").into(),
     ));
     o.push((
@@ -255,7 +382,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     ));
     let teleaudio_settings: provider_teleaudio::Settings = settings(&o);
     o.push((
-        "sandbox.mobiltek_notify_url".into(),
+        "sandbox.mobiltek.notify_url".into(),
         format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into(),
     ));
     let sandbox = provider_sandbox::Application::build(settings(&o), shutdown.clone())
@@ -278,7 +405,13 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .await
         .expect("notifier pool");
     let inbox_url = |m: &str| format!("http://127.0.0.1:{inbox_port}/{m}/notifications");
-    for (id, secret, whsec) in [MERCHANT_1, MERCHANT_34801, MERCHANT_19] {
+    for (id, secret, whsec) in [
+        MERCHANT_1,
+        MERCHANT_34801,
+        MERCHANT_19,
+        MERCHANT_40,
+        MERCHANT_50,
+    ] {
         rpc_edge::store::upsert_merchant(&edge_pool, id, secret)
             .await
             .expect("merchant");
@@ -313,22 +446,68 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     )
     .await
     .expect("channel");
-    for (id, merchant, provider, kind) in [
-        ("7001", "34801", "netopia", "subscription"),
-        ("9041", "19", "teleaudio", "subscription"),
-        ("9042", "19", "teleaudio", "one_time"),
-    ] {
-        rpc_edge::store::upsert_channel(
-            &edge_pool,
-            id,
-            merchant,
-            provider,
-            kind,
+    let config = |k: &str, v: &str| {
+        let mut m = serde_json::Map::new();
+        if !k.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
+        m
+    };
+    for (id, merchant, provider, kind, currency, cfg) in [
+        // A provider this PaySystem has no adapter for.
+        (
+            "7999",
+            "34801",
+            "payu",
+            "subscription",
             "PLN",
-            &serde_json::Map::new(),
-        )
-        .await
-        .expect("channel");
+            config("", ""),
+        ),
+        (
+            "9041",
+            "19",
+            "teleaudio",
+            "subscription",
+            "PLN",
+            config("", ""),
+        ),
+        ("9042", "19", "teleaudio", "one_time", "PLN", config("", "")),
+        (
+            "7001",
+            "40",
+            "netopia",
+            "one_time",
+            "RON",
+            config("signature", NETOPIA_ACCOUNT),
+        ),
+        (
+            "7002",
+            "40",
+            "netopia",
+            "subscription",
+            "RON",
+            config("signature", NETOPIA_ACCOUNT),
+        ),
+        (
+            "8001",
+            "50",
+            "mocopay",
+            "one_time",
+            "EUR",
+            config("pid", "CHMIBSUB"),
+        ),
+        (
+            "8002",
+            "50",
+            "mocopay",
+            "subscription",
+            "EUR",
+            config("pid", "PP27638049"),
+        ),
+    ] {
+        rpc_edge::store::upsert_channel(&edge_pool, id, merchant, provider, kind, currency, &cfg)
+            .await
+            .expect("channel");
     }
 
     let sys = TestSystem {
@@ -337,6 +516,9 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         ledger_url,
         notifier_url,
         mobiltek_url: format!("http://127.0.0.1:{mobiltek_port}"),
+        netopia_url,
+        mocopay_url,
+        netopia_keys,
         teleaudio: tokio::sync::Mutex::new(None),
         teleaudio_settings,
         inbox,
@@ -349,6 +531,22 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     };
     sys.start_teleaudio().await;
     sys.wait_ready().await;
+    // Tests may stop an adapter right away: the edge must have learned what each can do.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM provider_capabilities")
+            .fetch_one(&sys.edge_pool)
+            .await
+            .expect("capabilities");
+        if known == 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edge did not learn the adapters' capabilities in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     sys
 }
 
@@ -448,13 +646,25 @@ impl TestSystem {
     }
 
     /// The merchant's posted charges, waiting until there are `n`.
+    /// The merchant's live-book statement, once it holds at least `n` charges (20 s at most).
     pub async fn statement(&self, merchant: &str, n: usize) -> Vec<paysys_proto::Charge> {
+        self.statement_of_book(merchant, false, n).await
+    }
+
+    /// The merchant's statement in the test book (`"test": "True"` orders) or the live one.
+    pub async fn statement_of_book(
+        &self,
+        merchant: &str,
+        test: bool,
+        n: usize,
+    ) -> Vec<paysys_proto::Charge> {
         let mut client = self.ledger().await;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let charges = client
                 .statement(paysys_proto::StatementRequest {
                     merchant_id: merchant.into(),
+                    test,
                 })
                 .await
                 .expect("statement")
@@ -472,7 +682,7 @@ impl TestSystem {
         let totals = self
             .ledger()
             .await
-            .totals(paysys_proto::TotalsRequest {})
+            .totals(paysys_proto::TotalsRequest::default())
             .await
             .expect("totals")
             .into_inner()

@@ -256,6 +256,12 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
         ("/customer/country", json!("Poland"), "customer.country"),
         ("/client_ip", json!("300.1.1.1"), "client_ip"),
         ("/test", json!("Maybe"), "test"),
+        // Channel settings are the operator's: a merchant cannot sign under another service.
+        (
+            "/payment/config",
+            json!({"service_id": "99999"}),
+            "payment.config.service_id",
+        ),
         ("/next_url", json!("ftp://x"), "next_url"),
         ("/merchant_id", Value::Null, "merchant_id"),
     ];
@@ -294,15 +300,15 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
         fields.contains(&"articles[0].price".to_string())
             && fields.contains(&"customer.email".to_string())
     );
-    // A channel of a provider not built yet (Netopia).
+    // A channel of a provider this PaySystem has no adapter for.
     let mut p = seed_000_subscription("bad-3");
-    p["payment"]["channel_id"] = json!("7001");
+    p["payment"]["channel_id"] = json!("7999");
     let resp = sys.rpc("set_subscription", p).await;
     assert!(
         resp["error"]["data"]["payment.channel_id"]
             .as_str()
             .unwrap()
-            .contains("netopia"),
+            .contains("payu"),
         "{resp}"
     );
     // A one-time channel cannot start a subscription.

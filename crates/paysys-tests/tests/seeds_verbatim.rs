@@ -74,10 +74,16 @@ async fn seed_requests_without_merchant_id_are_named_by_their_secret() {
         )
         .await;
     assert_eq!(foreign["error"]["code"], -32602, "{foreign}");
-    assert!(foreign["error"]["data"]["trans_ext_id"].is_string(), "{foreign}");
+    assert!(
+        foreign["error"]["data"]["trans_ext_id"].is_string(),
+        "{foreign}"
+    );
     // Without merchant_id and without a secret, merchant_id is required.
     let nobody = sys
-        .rpc("get_transaction_status", json!({"trans_ext_id": "verbatim-wb"}))
+        .rpc(
+            "get_transaction_status",
+            json!({"trans_ext_id": "verbatim-wb"}),
+        )
         .await;
     assert_eq!(nobody["error"]["code"], -32602, "{nobody}");
     sys.stop().await;

@@ -243,6 +243,7 @@ impl Api {
                 amount_minor: amount.minor,
                 currency: req.currency.as_str(),
                 fingerprint: &fingerprint,
+                test: req.test,
             },
         )
         .await
@@ -259,11 +260,23 @@ impl Api {
         // No stored answer: first call, or a retry after a failure. Adapters are idempotent on
         // (merchant_id, order_id), so asking again returns the same redirect.
         let mut client = client;
-        let started = client
-            .start(start)
-            .await
-            .map_err(|s| status_to_rpc(&channel.provider, s))?
-            .into_inner();
+        let started = match client.start(start).await {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                if s.code() == tonic::Code::InvalidArgument {
+                    // The adapter refused the order before anything happened at the provider:
+                    // bad input stores nothing, so the id stays free for a corrected request.
+                    store::forget_unanswered_order(
+                        &self.pool,
+                        &req.merchant_id,
+                        req.trans_ext_id.as_str(),
+                    )
+                    .await
+                    .map_err(db)?;
+                }
+                return Err(status_to_rpc(&channel.provider, s));
+            }
+        };
         let resp = json!({
             "status": "1",
             "data": { "redirect_url": started.redirect_url, "action_type": "REDIRECT_USER" }
@@ -329,6 +342,19 @@ impl Api {
             .await
             .map_err(|s| status_to_rpc_uncertain(&order.provider, s))?
             .into_inner();
+        if answer.ok {
+            // The provider said yes: `cancelling` until it confirms (its callback, or the
+            // adapter's reconciliation), so no later charge reads as a normal renewal.
+            sqlx::query(
+                "UPDATE orders SET status = 'cancelling', updated_at = now()
+                 WHERE merchant_id = $1 AND trans_ext_id = $2 AND status IN ('pending', 'active')",
+            )
+            .bind(&merchant_id)
+            .bind(&order.trans_ext_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        }
         // Seed 000: status 1 and the provider's original answer, whatever it says.
         Ok(json!({ "status": 1, "result": answer.provider_answer, "action_type": null }))
     }
@@ -376,6 +402,7 @@ impl Api {
                 "provider": order.provider,
                 "kind": order.kind,
                 "state": order.status,
+                "test": order.test,
                 "amount": order.amount_minor,
                 "currency": order.currency.trim(),
                 "redirect_url": redirect,
@@ -489,6 +516,7 @@ impl Api {
                 amount_minor: req.amount().minor,
                 currency: req.currency.as_str(),
                 fingerprint: &req.fingerprint(&call.method),
+                test: req.test,
             },
             &response,
             &start,

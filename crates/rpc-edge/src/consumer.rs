@@ -22,10 +22,12 @@ pub fn next_status(current: &str, kind: &str, failure_reason: &str) -> String {
         (events::PAYMENT_FAILED, "paid") => "paid",
         (events::PAYMENT_FAILED, _) => "failed",
         (_, "cancelled") => "cancelled",
+        (events::SUBSCRIPTION_CANCELLED, _) => "cancelled",
+        // Unsubscribed, awaiting the provider's confirmation: charges meanwhile are late.
+        (_, "cancelling") => "cancelling",
         (events::SUBSCRIPTION_STARTED, _) | (events::SUBSCRIPTION_CHARGED, _) => "active",
         // A first charge that fails before any start means the subscription never began.
         (events::SUBSCRIPTION_CHARGE_FAILED, "pending") => "failed",
-        (events::SUBSCRIPTION_CANCELLED, _) => "cancelled",
         (_, other) => other,
     }
     .to_string()

@@ -26,6 +26,8 @@ pub struct Order {
     pub fingerprint: String,
     pub response: Option<Value>,
     pub status: String,
+    /// `"test": "True"`: run against the provider's test environment, accounted in the test book.
+    pub test: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -38,6 +40,8 @@ pub struct NewOrder<'a> {
     pub amount_minor: i64,
     pub currency: &'a str,
     pub fingerprint: &'a str,
+    /// The request's `test` (also part of the fingerprint, so a retry cannot change it).
+    pub test: bool,
 }
 
 pub async fn merchant_secret(pool: &PgPool, merchant_id: &str) -> sqlx::Result<Option<String>> {
@@ -103,18 +107,19 @@ fn order_from(r: &sqlx::postgres::PgRow) -> Order {
             .get::<Option<sqlx::types::Json<Value>>, _>("response")
             .map(|j| j.0),
         status: r.get("status"),
+        test: r.get("test"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     }
 }
 
-const ORDER_COLUMNS: &str = "merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, response, status, created_at, updated_at";
+const ORDER_COLUMNS: &str = "merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, response, status, test, created_at, updated_at";
 
 /// Inserts the order, or returns the existing one with the same (merchant, trans_ext_id).
 pub async fn insert_or_get_order(pool: &PgPool, o: NewOrder<'_>) -> sqlx::Result<(bool, Order)> {
     let inserted = sqlx::query(&format!(
-        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')
+        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status, test)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)
          ON CONFLICT (merchant_id, trans_ext_id) DO NOTHING RETURNING {ORDER_COLUMNS}"
     ))
     .bind(o.merchant_id)
@@ -126,6 +131,7 @@ pub async fn insert_or_get_order(pool: &PgPool, o: NewOrder<'_>) -> sqlx::Result
     .bind(o.amount_minor)
     .bind(o.currency)
     .bind(o.fingerprint)
+    .bind(o.test)
     .fetch_optional(pool)
     .await?;
     if let Some(r) = inserted {
@@ -150,6 +156,24 @@ pub async fn order(
     .fetch_optional(pool)
     .await?;
     Ok(r.as_ref().map(order_from))
+}
+
+/// Drops an order claimed but never answered (its adapter refused the input before anything
+/// happened at the provider), so bad input leaves nothing behind.
+pub async fn forget_unanswered_order(
+    pool: &PgPool,
+    merchant_id: &str,
+    trans_ext_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM orders WHERE merchant_id = $1 AND trans_ext_id = $2 AND response IS NULL
+         AND NOT EXISTS (SELECT 1 FROM order_events e WHERE e.merchant_id = $1 AND e.trans_ext_id = $2)",
+    )
+    .bind(merchant_id)
+    .bind(trans_ext_id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub async fn save_response(
@@ -265,8 +289,8 @@ pub async fn insert_async_order(
     use prost::Message;
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(&format!(
-        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status, response, start_request)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', $10, $11)
+        "INSERT INTO orders (merchant_id, trans_ext_id, method, channel_id, provider, kind, amount_minor, currency, fingerprint, status, response, start_request, test)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'accepted', $10, $11, $12)
          ON CONFLICT (merchant_id, trans_ext_id) DO NOTHING RETURNING {ORDER_COLUMNS}"
     ))
     .bind(o.merchant_id)
@@ -280,6 +304,7 @@ pub async fn insert_async_order(
     .bind(o.fingerprint)
     .bind(sqlx::types::Json(response))
     .bind(start.encode_to_vec())
+    .bind(o.test)
     .fetch_optional(&mut *tx)
     .await?;
     let order = match inserted {
