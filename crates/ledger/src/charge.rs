@@ -1,6 +1,7 @@
 //! What the ledger reads from an event: a successful or failed charge, parsed once so that the
 //! rest of the crate cannot see an invalid one. Each error names the event field at fault.
 
+use crate::domain::Book;
 use chrono::{DateTime, Utc};
 use paysys_platform::events;
 use paysys_platform::Currency;
@@ -51,6 +52,26 @@ pub struct Charge {
     pub currency: Currency,
     pub occurred_at: DateTime<Utc>,
     pub failure_reason: String,
+    /// The test book for a test order's charge (`provider_fields["test"] = "true"`).
+    pub book: Book,
+}
+
+/// The provider field that marks every event of a test order.
+pub const TEST_FIELD: &str = "test";
+
+/// The book of an event: `test` when its provider fields say `test = true`, live when they say
+/// nothing (or `false`). Anything else is refused rather than guessed: a test charge posted to
+/// the live book would be worse than a dead-lettered event.
+fn book_of(e: &Event) -> Result<Book, InvalidEvent> {
+    match e.provider_fields.get(TEST_FIELD).map(|v| v.trim()) {
+        None | Some("") => Ok(Book::Live),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Book::Test),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Book::Live),
+        Some(v) => Err(invalid(
+            "provider_fields.test",
+            format!("must be \"true\" or \"false\", got {v:?}"),
+        )),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +128,7 @@ impl Charge {
         let occurred_at = DateTime::parse_from_rfc3339(&e.occurred_at)
             .map_err(|err| invalid("occurred_at", format!("not RFC 3339: {err}")))?
             .with_timezone(&Utc);
+        let book = book_of(e)?;
         Ok(Some(Charge {
             outcome,
             kind,
@@ -120,6 +142,7 @@ impl Charge {
             currency,
             occurred_at,
             failure_reason: e.failure_reason.clone(),
+            book,
         }))
     }
 }
@@ -188,6 +211,30 @@ mod tests {
         let mut e = event(events::PAYMENT_SUCCEEDED);
         e.merchant_id = " ".into();
         assert_eq!(field_of(e), "merchant_id");
+    }
+
+    #[test]
+    fn the_test_field_picks_the_book() {
+        let book = |v: Option<&str>| {
+            let mut e = event(events::PAYMENT_SUCCEEDED);
+            if let Some(v) = v {
+                e.provider_fields.insert(TEST_FIELD.into(), v.into());
+            }
+            Charge::from_event(&e).map(|c| c.unwrap().book)
+        };
+        assert_eq!(book(None), Ok(Book::Live));
+        assert_eq!(book(Some("")), Ok(Book::Live));
+        assert_eq!(book(Some("false")), Ok(Book::Live));
+        assert_eq!(book(Some("true")), Ok(Book::Test));
+        assert_eq!(book(Some("True")), Ok(Book::Test));
+        assert_eq!(
+            book(Some("maybe")).unwrap_err().field,
+            "provider_fields.test"
+        );
+        // A failed charge of a test order is recorded in the test book too.
+        let mut e = event(events::SUBSCRIPTION_CHARGE_FAILED);
+        e.provider_fields.insert(TEST_FIELD.into(), "true".into());
+        assert_eq!(Charge::from_event(&e).unwrap().unwrap().book, Book::Test);
     }
 
     #[test]

@@ -106,11 +106,14 @@ impl Consumer {
             %event_id,
             merchant_id = %charge.merchant_id,
             order_id = %charge.order_id,
+            book = %charge.book,
             charge_id = %charge.charge_id,
             result,
             "charge event applied"
         );
-        metrics::counter!("paysys_ledger_events_total", "result" => result).increment(1);
+        let book = charge.book.as_str();
+        metrics::counter!("paysys_ledger_events_total", "result" => result, "book" => book)
+            .increment(1);
         Ok(())
     }
 }

@@ -32,6 +32,41 @@ impl TryFrom<i64> for FeeBps {
     }
 }
 
+/// The book a transfer and its lines live in. The test book holds the charges of test orders
+/// (the provider's test environment) and never mixes with the live one: balances, statements
+/// and the debits = credits invariant are per book (and currency).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Book {
+    #[default]
+    Live,
+    Test,
+}
+
+impl Book {
+    /// The test book when `test`, the live one otherwise (the `--test` of queries).
+    pub fn of(test: bool) -> Book {
+        if test {
+            Book::Test
+        } else {
+            Book::Live
+        }
+    }
+
+    /// What the `book` columns hold.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Book::Live => "live",
+            Book::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Book {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An account of the chart. Its name is what the `entries.account` column holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Account {
@@ -273,6 +308,17 @@ mod tests {
             Some(970)
         );
         assert_eq!(Account::PlatformFeeRevenue.balance(0, 30), Some(30));
+    }
+
+    #[test]
+    fn books_are_live_unless_test() {
+        assert_eq!(Book::default(), Book::Live);
+        assert_eq!(Book::of(false), Book::Live);
+        assert_eq!(Book::of(true), Book::Test);
+        assert_eq!(
+            (Book::Live.as_str(), Book::Test.to_string()),
+            ("live", "test".into())
+        );
     }
 
     proptest! {

@@ -1,7 +1,8 @@
 //! gRPC `Ledger`: balances of a merchant's accounts, its statement, the charge history of one
-//! order (e.g. the n-th charge of a subscription) and the debits = credits invariant.
+//! order (e.g. the n-th charge of a subscription) and the debits = credits invariant. Balances,
+//! statements and totals are of the live book unless the request sets `test`.
 
-use crate::domain::Account;
+use crate::domain::{Account, Book};
 use crate::store::{self, ChargeRow};
 use paysys_proto::ledger_server::Ledger;
 use paysys_proto::{
@@ -50,6 +51,7 @@ fn charge(r: ChargeRow) -> Charge {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         charge_id: r.charge_id,
         status: r.status,
+        test: r.test,
     }
 }
 
@@ -59,9 +61,9 @@ impl Ledger for LedgerService {
         &self,
         req: Request<BalanceRequest>,
     ) -> Result<Response<BalanceResponse>, Status> {
-        let merchant_id = req.into_inner().merchant_id;
+        let BalanceRequest { merchant_id, test } = req.into_inner();
         required("merchant_id", &merchant_id)?;
-        let sums = store::merchant_sums(&self.pool, &merchant_id)
+        let sums = store::merchant_sums(&self.pool, &merchant_id, Book::of(test))
             .await
             .map_err(internal)?;
         let accounts = sums
@@ -86,9 +88,9 @@ impl Ledger for LedgerService {
         &self,
         req: Request<StatementRequest>,
     ) -> Result<Response<StatementResponse>, Status> {
-        let merchant_id = req.into_inner().merchant_id;
+        let StatementRequest { merchant_id, test } = req.into_inner();
         required("merchant_id", &merchant_id)?;
-        let rows = store::statement(&self.pool, &merchant_id)
+        let rows = store::statement(&self.pool, &merchant_id, Book::of(test))
             .await
             .map_err(internal)?;
         Ok(Response::new(StatementResponse {
@@ -113,9 +115,10 @@ impl Ledger for LedgerService {
 
     async fn totals(
         &self,
-        _req: Request<TotalsRequest>,
+        req: Request<TotalsRequest>,
     ) -> Result<Response<TotalsResponse>, Status> {
-        let totals = store::totals(&self.pool)
+        let book = Book::of(req.into_inner().test);
+        let totals = store::totals(&self.pool, book)
             .await
             .map_err(internal)?
             .into_iter()

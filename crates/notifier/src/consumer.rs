@@ -3,7 +3,7 @@
 //! event never notifies twice. The delivery worker is woken right after the commit.
 
 use crate::body;
-use crate::store::{self, NewNotification};
+use crate::store::{self, Disposition, NewNotification};
 use paysys_platform::broker::{HandleError, Handler, Message};
 use paysys_platform::{events, outbox, signing};
 use secrecy::ExposeSecret;
@@ -54,15 +54,22 @@ impl Consumer {
         let endpoint = store::endpoint(&mut *tx, &event.merchant_id)
             .await
             .map_err(transient)?;
-        let (body, dead_reason) = match endpoint {
-            None => (None, Some(no_endpoint(&event.merchant_id))),
-            Some(ep) => match signing::decode_whsec(ep.secret.expose_secret()) {
-                Ok(key) => {
-                    let now = chrono::Utc::now().timestamp();
-                    (Some(body::build(&event, method, &key, now)), None)
-                }
-                Err(_) => (None, Some(bad_secret(&event.merchant_id))),
-            },
+        let (body, disposition) = match endpoint {
+            None => (None, Disposition::Dead(no_endpoint(&event.merchant_id))),
+            Some(ep) => {
+                // A skipped notification gets its body too: a replay sends it as built now.
+                let body = signing::decode_whsec(ep.secret.expose_secret())
+                    .ok()
+                    .map(|key| body::build(&event, method, &key, chrono::Utc::now().timestamp()));
+                let disposition = if !ep.choice.wants(method) {
+                    Disposition::Skipped(not_chosen(&event.merchant_id, method))
+                } else if body.is_none() {
+                    Disposition::Dead(bad_secret(&event.merchant_id))
+                } else {
+                    Disposition::Pending
+                };
+                (body, disposition)
+            }
         };
         let notification = NewNotification {
             id: uuid::Uuid::now_v7(),
@@ -72,18 +79,23 @@ impl Consumer {
             order_id: &event.order_id,
             event: &msg.payload,
             body,
-            dead_reason,
+            disposition,
         };
         store::insert_notification(&mut tx, &notification)
             .await
             .map_err(transient)?;
         tx.commit().await.map_err(transient)?;
-        match &notification.dead_reason {
-            None => {
+        match &notification.disposition {
+            Disposition::Pending => {
                 tracing::info!(id = %notification.id, %event_id, method, "notification queued");
                 self.wake.notify_one();
             }
-            Some(reason) => {
+            Disposition::Skipped(reason) => {
+                metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "skipped")
+                    .increment(1);
+                tracing::info!(id = %notification.id, %event_id, method, %reason, "notification skipped");
+            }
+            Disposition::Dead(reason) => {
                 metrics::counter!("paysys_notifier_deliveries_total", "outcome" => "dead")
                     .increment(1);
                 tracing::warn!(id = %notification.id, %event_id, method, %reason, "notification dead-lettered");
@@ -96,6 +108,13 @@ impl Consumer {
 /// Why a notification of a merchant without an endpoint is dead (replayable once configured).
 pub fn no_endpoint(merchant_id: &str) -> String {
     format!("merchant {merchant_id} has no notification URL")
+}
+
+/// Why a notification is skipped (replayable: a replay delivers it).
+pub fn not_chosen(merchant_id: &str, method: &str) -> String {
+    format!(
+        "merchant {merchant_id} does not receive {method} (paysys merchant add --notify-events)"
+    )
 }
 
 pub fn bad_secret(merchant_id: &str) -> String {

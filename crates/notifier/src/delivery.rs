@@ -1,7 +1,8 @@
 //! Delivery worker (svix style): a plain loop over the persisted notification log. It leases
 //! due notifications (committed before sending, so a crash mid-delivery only delays a retry),
-//! POSTs each stored body with Standard Webhooks headers, records the attempt, and schedules
-//! the next one or dead-letters the notification.
+//! POSTs each stored body with Standard Webhooks headers to the merchant's URL for its method,
+//! records the attempt, and schedules the next one or dead-letters the notification. Skipped
+//! notifications are never leased (only pending ones are); a replay makes them pending.
 
 use crate::body;
 use crate::config::NotifierSettings;
@@ -113,7 +114,9 @@ impl Worker {
                 store::fix_body(&self.pool, leased.id, &built).await?
             }
         };
-        let result = self.post(leased, &endpoint.url, &key, body).await;
+        // A method with its own URL goes there; a replayed skipped one too.
+        let url = endpoint.choice.url_for(&leased.method, &endpoint.url);
+        let result = self.post(leased, url, &key, body).await;
         let delivered = result.error.is_none();
         let failures = leased.attempts.max(0) as usize + 1;
         let next = if delivered {

@@ -1,5 +1,5 @@
-//! gRPC `Notifier`: the delivery log (newest first) and replay of any notification, dead or
-//! delivered, for operators (`paysys notifications list|replay`).
+//! gRPC `Notifier`: the delivery log (newest first) and replay of any notification, dead,
+//! skipped or delivered, for operators (`paysys notifications list|replay`).
 
 use crate::store::{self, Status};
 use paysys_proto::notifier_server::Notifier;
@@ -34,7 +34,7 @@ impl Notifier for NotifierService {
             "" => None,
             s => Some(Status::parse(s).ok_or_else(|| {
                 tonic::Status::invalid_argument(format!(
-                    "status must be pending, delivered or dead, got {s:?}"
+                    "status must be pending, delivered, dead or skipped, got {s:?}"
                 ))
             })?),
         };

@@ -1,9 +1,12 @@
 //! The notifier schema: merchants' endpoints, the notification log and its attempts. Every
 //! statement the service runs lives here.
 
+use crate::choice::Choice;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -12,22 +15,39 @@ pub struct Endpoint {
     pub url: String,
     /// `whsec_<base64>`: signs both `params.signature` and the Standard Webhooks header.
     pub secret: SecretString,
+    /// Which methods are delivered, and where some of them go instead of `url`.
+    pub choice: Choice,
 }
 
-/// Sets a merchant's notification URL and secret (the operator CLI does the same in SQL).
+/// Sets a merchant's notification URL and secret, every method at that URL (the operator CLI
+/// does the same in SQL).
 pub async fn upsert_endpoint(
     pool: &PgPool,
     merchant_id: &str,
     url: &str,
     secret: &str,
 ) -> sqlx::Result<()> {
+    save_endpoint(pool, merchant_id, url, secret, &Choice::default()).await
+}
+
+/// Sets a merchant's notification URL, secret and choice, replacing an earlier choice.
+pub async fn save_endpoint(
+    pool: &PgPool,
+    merchant_id: &str,
+    url: &str,
+    secret: &str,
+    choice: &Choice,
+) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO endpoints (merchant_id, url, secret) VALUES ($1, $2, $3)
-         ON CONFLICT (merchant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
+        "INSERT INTO endpoints (merchant_id, url, secret, events, event_urls) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (merchant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret,
+           events = excluded.events, event_urls = excluded.event_urls",
     )
     .bind(merchant_id)
     .bind(url)
     .bind(secret)
+    .bind(choice.events.as_slice())
+    .bind(Json(&choice.urls))
     .execute(pool)
     .await?;
     Ok(())
@@ -37,14 +57,24 @@ pub async fn endpoint<'e>(
     ex: impl PgExecutor<'e>,
     merchant_id: &str,
 ) -> sqlx::Result<Option<Endpoint>> {
-    let row = sqlx::query("SELECT url, secret FROM endpoints WHERE merchant_id = $1")
-        .bind(merchant_id)
-        .fetch_optional(ex)
-        .await?;
-    Ok(row.map(|r| Endpoint {
-        url: r.get("url"),
-        secret: SecretString::from(r.get::<String, _>("secret")),
-    }))
+    let row =
+        sqlx::query("SELECT url, secret, events, event_urls FROM endpoints WHERE merchant_id = $1")
+            .bind(merchant_id)
+            .fetch_optional(ex)
+            .await?;
+    row.map(|r| {
+        Ok(Endpoint {
+            url: r.try_get("url")?,
+            secret: SecretString::from(r.try_get::<String, _>("secret")?),
+            choice: Choice {
+                events: r.try_get("events")?,
+                urls: r
+                    .try_get::<Json<BTreeMap<String, String>>, _>("event_urls")?
+                    .0,
+            },
+        })
+    })
+    .transpose()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +82,8 @@ pub enum Status {
     Pending,
     Delivered,
     Dead,
+    /// Of a method the merchant did not choose: logged, never sent unless replayed.
+    Skipped,
 }
 
 impl Status {
@@ -60,6 +92,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Delivered => "delivered",
             Status::Dead => "dead",
+            Status::Skipped => "skipped",
         }
     }
 
@@ -68,6 +101,7 @@ impl Status {
             "pending" => Some(Status::Pending),
             "delivered" => Some(Status::Delivered),
             "dead" => Some(Status::Dead),
+            "skipped" => Some(Status::Skipped),
             _ => None,
         }
     }
@@ -82,8 +116,35 @@ pub struct NewNotification<'a> {
     pub order_id: &'a str,
     pub event: &'a [u8],
     pub body: Option<String>,
-    /// Pending (due at once), or dead with the reason when it cannot be sent yet.
-    pub dead_reason: Option<String>,
+    pub disposition: Disposition,
+}
+
+/// What becomes of a new notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Due at once.
+    Pending,
+    /// Cannot be sent yet (the reason; replayable once fixed).
+    Dead(String),
+    /// The merchant did not choose its method (the reason; replayable).
+    Skipped(String),
+}
+
+impl Disposition {
+    pub fn status(&self) -> Status {
+        match self {
+            Disposition::Pending => Status::Pending,
+            Disposition::Dead(_) => Status::Dead,
+            Disposition::Skipped(_) => Status::Skipped,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Disposition::Pending => None,
+            Disposition::Dead(r) | Disposition::Skipped(r) => Some(r),
+        }
+    }
 }
 
 /// Inserts unless the event already has a notification; true when inserted.
@@ -91,11 +152,7 @@ pub async fn insert_notification(
     tx: &mut Transaction<'_, Postgres>,
     n: &NewNotification<'_>,
 ) -> sqlx::Result<bool> {
-    let status = if n.dead_reason.is_some() {
-        Status::Dead
-    } else {
-        Status::Pending
-    };
+    let status = n.disposition.status();
     let r = sqlx::query(
         "INSERT INTO notifications
            (id, event_id, merchant_id, method, order_id, event, body, status, next_attempt_at, last_error)
@@ -110,7 +167,7 @@ pub async fn insert_notification(
     .bind(n.event)
     .bind(n.body.as_deref())
     .bind(status.as_str())
-    .bind(n.dead_reason.as_deref())
+    .bind(n.disposition.reason())
     .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -302,7 +359,8 @@ pub async fn list(
         .collect())
 }
 
-/// Makes a notification due at once with a fresh schedule, whatever its status; false when
+/// Makes a notification due at once with a fresh schedule, whatever its status (a skipped one
+/// included: replay is how an operator sends it after all); false when
 /// there is no such notification.
 pub async fn replay(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     let r = sqlx::query(

@@ -50,7 +50,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Merchants: API secret, notification URL and secret.
+    /// Merchants: API secret, notification URL and secret, which notifications go where.
     #[command(subcommand)]
     Merchant(MerchantCmd),
     /// Payment channels of merchants.
@@ -104,6 +104,13 @@ struct MerchantAdd {
     /// Standard Webhooks secret, `whsec_<base64>`.
     #[arg(long)]
     notify_secret: String,
+    /// Notifications delivered, comma-separated (default: all six); the others are logged
+    /// `skipped` and can be replayed.
+    #[arg(long, value_name = "EVENT,...")]
+    notify_events: Option<String>,
+    /// Sends one event to URL instead of --notify-url (repeatable).
+    #[arg(long = "notify-url-for", value_name = "EVENT=URL")]
+    notify_url_for: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -130,18 +137,37 @@ struct ChannelAdd {
     config: Vec<String>,
 }
 
+/// Every query reads the live book unless `--test` picks the test book (test orders' charges).
 #[derive(Subcommand)]
 enum LedgerCmd {
     Balance {
         #[arg(long)]
         merchant: String,
+        /// The test book instead of the live one.
+        #[arg(long)]
+        test: bool,
     },
     Statement {
         #[arg(long)]
         merchant: String,
+        /// The test book instead of the live one.
+        #[arg(long)]
+        test: bool,
     },
     /// Total debits and credits per currency (they must be equal).
-    Totals,
+    Totals {
+        /// The test book instead of the live one.
+        #[arg(long)]
+        test: bool,
+    },
+}
+
+fn book(test: bool) -> &'static str {
+    if test {
+        "test"
+    } else {
+        "live"
+    }
 }
 
 #[derive(Subcommand)]
@@ -149,11 +175,11 @@ enum NotificationsCmd {
     List {
         #[arg(long)]
         merchant: Option<String>,
-        /// pending | delivered | dead
+        /// pending | delivered | dead | skipped
         #[arg(long)]
         status: Option<String>,
     },
-    /// Delivers a notification again (dead or delivered), same webhook-id.
+    /// Delivers a notification again (dead, skipped or delivered), same webhook-id.
     Replay { id: String },
 }
 
@@ -175,6 +201,80 @@ enum SandboxCmd {
 }
 
 const PROVIDERS: &[&str] = &["mobiltek", "teleaudio", "netopia", "mocopay"];
+
+/// The notification methods a merchant can choose (the notifier's `notifier::METHODS`; its
+/// schema refuses any other).
+const NOTIFY_METHODS: [&str; 6] = [
+    "new_payment",
+    "payment_failed",
+    "subscription_start",
+    "subscription_charge_success",
+    "subscription_charge_failed",
+    "subscription_cancel",
+];
+
+fn is_http_url(v: &str) -> bool {
+    matches!(url::Url::parse(v), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+/// `--notify-events` and `--notify-url-for`, checked: (methods delivered, method -> URL).
+fn notify_choice(m: &MerchantAdd) -> (Vec<String>, serde_json::Map<String, Value>) {
+    let known = || NOTIFY_METHODS.join(", ");
+    let events: Vec<String> = match &m.notify_events {
+        None => NOTIFY_METHODS.iter().map(|e| e.to_string()).collect(),
+        Some(list) => {
+            let mut events = Vec::new();
+            for e in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                if !NOTIFY_METHODS.contains(&e) {
+                    fail_usage(format!(
+                        "--notify-events: unknown event {e:?}; events are {}",
+                        known()
+                    ));
+                }
+                if events.iter().any(|x| x == e) {
+                    fail_usage(format!("--notify-events: {e} is listed twice"));
+                }
+                events.push(e.to_string());
+            }
+            if events.is_empty() {
+                fail_usage(format!(
+                    "--notify-events must name at least one of {}",
+                    known()
+                ));
+            }
+            events
+        }
+    };
+    let mut urls = serde_json::Map::new();
+    for kv in &m.notify_url_for {
+        let Some((event, url)) = kv.split_once('=') else {
+            fail_usage(format!("--notify-url-for {kv:?} must be EVENT=URL"));
+        };
+        if !NOTIFY_METHODS.contains(&event) {
+            fail_usage(format!(
+                "--notify-url-for: unknown event {event:?}; events are {}",
+                known()
+            ));
+        }
+        if !is_http_url(url) {
+            fail_usage(format!(
+                "--notify-url-for {event}: {url:?} is not an http(s) URL"
+            ));
+        }
+        if !events.iter().any(|e| e == event) {
+            fail_usage(format!(
+                "--notify-url-for {event}: the event is not in --notify-events"
+            ));
+        }
+        if urls
+            .insert(event.to_string(), Value::String(url.to_string()))
+            .is_some()
+        {
+            fail_usage(format!("--notify-url-for: {event} is given twice"));
+        }
+    }
+    (events, urls)
+}
 
 #[derive(Deserialize)]
 struct DbOnly {
@@ -241,31 +341,34 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             if m.secret.len() < 8 {
                 fail_usage("--secret must be at least 8 characters".into());
             }
-            match url::Url::parse(&m.notify_url) {
-                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-                _ => fail_usage("--notify-url must be an http(s) URL".into()),
+            if !is_http_url(&m.notify_url) {
+                fail_usage("--notify-url must be an http(s) URL".into());
             }
             if !m.notify_secret.starts_with("whsec_")
                 || paysys_platform::signing::decode_whsec(&m.notify_secret).is_err()
             {
                 fail_usage("--notify-secret must be whsec_ followed by base64".into());
             }
+            // Saved as given, replacing an earlier choice (absent flags: all six, one URL).
+            let (events, urls) = notify_choice(m);
             let pool = pool(cli).await?;
             let mut tx = pool.begin().await?;
             rpc_edge::store::upsert_merchant(&mut *tx, &m.id, &m.secret)
                 .await
                 .context("writing edge.merchants (is rpc-edge migrated? run `make up`)")?;
-            sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret) VALUES ($1, $2, $3) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, updated_at = now()")
+            sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret, events, event_urls) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, events = EXCLUDED.events, event_urls = EXCLUDED.event_urls, updated_at = now()")
                 .bind(&m.id)
                 .bind(&m.notify_url)
                 .bind(&m.notify_secret)
+                .bind(&events)
+                .bind(Value::Object(urls.clone()))
                 .execute(&mut *tx)
                 .await
                 .context("writing notifier.endpoints (is the notifier migrated? run `make up`)")?;
             tx.commit().await?;
             print(
                 cli,
-                &json!({"id": m.id, "notify_url": m.notify_url}),
+                &json!({"id": m.id, "notify_url": m.notify_url, "notify_events": events, "notify_urls": urls}),
                 |_| println!("merchant {} saved", m.id),
             );
         }
@@ -344,20 +447,46 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Cmd::Merchant(MerchantCmd::List) => {
             let pool = pool(cli).await?;
-            let rows = sqlx::query("SELECT m.id, e.url FROM edge.merchants m LEFT JOIN notifier.endpoints e ON e.merchant_id = m.id ORDER BY m.id")
+            let rows = sqlx::query("SELECT m.id, e.url, e.events, e.event_urls FROM edge.merchants m LEFT JOIN notifier.endpoints e ON e.merchant_id = m.id ORDER BY m.id")
                 .fetch_all(&pool)
                 .await?;
-            // Secrets are never printed.
+            // Secrets are never printed. Without an endpoint nothing is delivered: no events.
             let list: Vec<Value> = rows
                 .iter()
-                .map(|r| json!({"id": r.get::<String, _>("id"), "notify_url": r.get::<Option<String>, _>("url")}))
+                .map(|r| {
+                    json!({
+                        "id": r.get::<String, _>("id"),
+                        "notify_url": r.get::<Option<String>, _>("url"),
+                        "notify_events": r.get::<Option<Vec<String>>, _>("events").unwrap_or_default(),
+                        "notify_urls": r.get::<Option<Value>, _>("event_urls").unwrap_or_else(|| json!({})),
+                    })
+                })
                 .collect();
             print(cli, &Value::Array(list.clone()), |_| {
                 for m in &list {
+                    let events: Vec<&str> = m["notify_events"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    let events = if events.len() == NOTIFY_METHODS.len() {
+                        "all events".to_string()
+                    } else {
+                        events.join(",")
+                    };
+                    let urls: Vec<String> = m["notify_urls"]
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     println!(
-                        "{:<12} {}",
+                        "{:<12} {}  {}  {}",
                         m["id"].as_str().unwrap_or(""),
-                        m["notify_url"].as_str().unwrap_or("-")
+                        m["notify_url"].as_str().unwrap_or("-"),
+                        events,
+                        urls.join(" ")
                     );
                 }
             });
@@ -451,10 +580,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot reach the ledger at {}", cli.ledger_url))?;
             match cmd {
-                LedgerCmd::Balance { merchant } => {
+                LedgerCmd::Balance { merchant, test } => {
                     let r = client
                         .balance(paysys_proto::BalanceRequest {
                             merchant_id: merchant.clone(),
+                            test: *test,
                         })
                         .await?
                         .into_inner();
@@ -465,8 +595,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         .collect();
                     print(
                         cli,
-                        &json!({"merchant_id": merchant, "accounts": list}),
+                        &json!({"merchant_id": merchant, "book": book(*test), "accounts": list}),
                         |_| {
+                            println!("{} book of merchant {merchant}", book(*test));
                             for a in &r.accounts {
                                 println!(
                                     "{:<32} {:>12} {}",
@@ -476,10 +607,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         },
                     );
                 }
-                LedgerCmd::Statement { merchant } => {
+                LedgerCmd::Statement { merchant, test } => {
                     let r = client
                         .statement(paysys_proto::StatementRequest {
                             merchant_id: merchant.clone(),
+                            test: *test,
                         })
                         .await?
                         .into_inner();
@@ -488,10 +620,12 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         .iter()
                         .map(|c| {
                             json!({"order_id": c.order_id, "amount": c.amount, "currency": c.currency, "kind": c.kind,
-                                   "sequence": c.sequence, "provider": c.provider, "occurred_at": c.occurred_at, "charge_id": c.charge_id})
+                                   "sequence": c.sequence, "provider": c.provider, "occurred_at": c.occurred_at, "charge_id": c.charge_id,
+                                   "book": book(c.test)})
                         })
                         .collect();
                     print(cli, &Value::Array(list), |_| {
+                        println!("{} book of merchant {merchant}", book(*test));
                         for c in &r.charges {
                             println!(
                                 "{} {:<40} {:>8} {} {:<9} #{} {}",
@@ -506,20 +640,21 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                         }
                     });
                 }
-                LedgerCmd::Totals => {
+                LedgerCmd::Totals { test } => {
                     let r = client
-                        .totals(paysys_proto::TotalsRequest {})
+                        .totals(paysys_proto::TotalsRequest { test: *test })
                         .await?
                         .into_inner();
                     let list: Vec<Value> = r
                         .totals
                         .iter()
-                        .map(|t| json!({"currency": t.currency, "debits": t.debits, "credits": t.credits, "balanced": t.debits == t.credits}))
+                        .map(|t| json!({"book": book(*test), "currency": t.currency, "debits": t.debits, "credits": t.credits, "balanced": t.debits == t.credits}))
                         .collect();
                     print(cli, &Value::Array(list), |_| {
                         for t in &r.totals {
                             println!(
-                                "{} debits {} credits {} {}",
+                                "{} book {} debits {} credits {} {}",
+                                book(*test),
                                 t.currency,
                                 t.debits,
                                 t.credits,

@@ -73,7 +73,9 @@ async fn seed_001_subscription_is_renewed_by_teleaudio_until_unsubscribed() {
         .wait_for("19", "subscription_charge_success", 3)
         .await;
     assert!(charges.iter().all(|c| c.json["params"]["amount"] == "100"));
-    let statement = sys.statement("19", 3).await;
+    // Seed 001 sends "test": "True": its charges are in the test book, none in the live one.
+    let statement = sys.statement_of_book("19", true, 3).await;
+    assert!(sys.statement("19", 0).await.is_empty());
     let mut seqs: Vec<u32> = statement.iter().map(|c| c.sequence).collect();
     seqs.sort();
     assert_eq!(seqs, vec![1, 2, 3]);
@@ -106,6 +108,19 @@ async fn seed_002_webbilling_is_accepted_at_once_and_confirmed_with_the_sms_code
     let e = sys.rpc("set_transaction", no_phone).await;
     assert_eq!(e["error"]["code"], -32602);
     assert!(e["error"]["data"]["customer.phone"].is_string(), "{e}");
+    assert_eq!(sys.order_count().await, 0);
+
+    // The webbilling channel is asynchronous and code-confirmed: set_transaction_sync is refused,
+    // no SMS is sent and nothing is stored.
+    let sync = sys.rpc("set_transaction_sync", seed_002("wb-sync")).await;
+    assert_eq!(sync["error"]["code"], -32602, "{sync}");
+    assert!(
+        sync["error"]["data"]["payment.channel_id"]
+            .as_str()
+            .unwrap_or("")
+            .contains("use set_transaction"),
+        "{sync}"
+    );
     assert_eq!(sys.order_count().await, 0);
 
     let accepted = sys.rpc("set_transaction", seed_002("wb-1")).await;

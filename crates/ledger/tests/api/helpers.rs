@@ -124,11 +124,18 @@ impl TestApp {
         .await
     }
 
+    /// The merchant's statement of the live book.
     pub async fn statement(&self, merchant_id: &str) -> Vec<Charge> {
+        self.statement_of(merchant_id, false).await
+    }
+
+    /// The merchant's statement of the test book (`test`) or the live one.
+    pub async fn statement_of(&self, merchant_id: &str, test: bool) -> Vec<Charge> {
         self.grpc()
             .await
             .statement(paysys_proto::StatementRequest {
                 merchant_id: merchant_id.into(),
+                test,
             })
             .await
             .expect("Statement")
@@ -136,12 +143,17 @@ impl TestApp {
             .charges
     }
 
-    /// Waits until the merchant's statement lists `n` charges.
+    /// Waits until the merchant's live statement lists `n` charges.
     pub async fn wait_statement(&self, merchant_id: &str, n: usize) -> Vec<Charge> {
+        self.wait_statement_of(merchant_id, false, n).await
+    }
+
+    /// Waits until the merchant's statement of the test or live book lists `n` charges.
+    pub async fn wait_statement_of(&self, merchant_id: &str, test: bool, n: usize) -> Vec<Charge> {
         eventually(
-            &format!("{n} charges of merchant {merchant_id}"),
+            &format!("{n} charges of merchant {merchant_id} (test book: {test})"),
             || async {
-                let charges = self.statement(merchant_id).await;
+                let charges = self.statement_of(merchant_id, test).await;
                 (charges.len() >= n).then_some(charges)
             },
         )
@@ -161,12 +173,22 @@ impl TestApp {
             .charges
     }
 
-    /// (account, currency) -> balance in the account's normal direction.
+    /// (account, currency) -> balance in the account's normal direction, live book.
     pub async fn balances(&self, merchant_id: &str) -> BTreeMap<(String, String), i64> {
+        self.balances_of(merchant_id, false).await
+    }
+
+    /// (account, currency) -> balance in the test book (`test`) or the live one.
+    pub async fn balances_of(
+        &self,
+        merchant_id: &str,
+        test: bool,
+    ) -> BTreeMap<(String, String), i64> {
         self.grpc()
             .await
             .balance(paysys_proto::BalanceRequest {
                 merchant_id: merchant_id.into(),
+                test,
             })
             .await
             .expect("Balance")
@@ -177,11 +199,16 @@ impl TestApp {
             .collect()
     }
 
-    /// Currency -> (debits, credits) over the whole ledger.
+    /// Currency -> (debits, credits) over the whole live book.
     pub async fn totals(&self) -> BTreeMap<String, (i64, i64)> {
+        self.totals_of(false).await
+    }
+
+    /// Currency -> (debits, credits) over the whole test book (`test`) or the live one.
+    pub async fn totals_of(&self, test: bool) -> BTreeMap<String, (i64, i64)> {
         self.grpc()
             .await
-            .totals(paysys_proto::TotalsRequest {})
+            .totals(paysys_proto::TotalsRequest { test })
             .await
             .expect("Totals")
             .into_inner()
@@ -239,6 +266,13 @@ pub fn payment(merchant_id: &str, order_id: &str, charge_id: &str, amount: i64) 
         charge_id,
         amount,
     )
+}
+
+/// The same event as a provider adapter publishes it for a test order.
+pub fn test_order(e: Event) -> Event {
+    let mut e = e;
+    e.provider_fields.insert("test".into(), "true".into());
+    e
 }
 
 /// The n-th charge of a subscription; `ok` false makes it a failed one.

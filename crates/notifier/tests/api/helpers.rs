@@ -142,6 +142,13 @@ impl TestApp {
             .expect("upsert endpoint");
     }
 
+    /// Sets the merchant's endpoint with a choice of methods and per-method URLs.
+    pub async fn configure_choice(&self, merchant_id: &str, url: &str, choice: &notifier::Choice) {
+        notifier::save_endpoint(&self.pool, merchant_id, url, SECRET, choice)
+            .await
+            .expect("save endpoint");
+    }
+
     /// Publishes `event` as a producer's outbox relay would, retrying until the notifier's
     /// queue is bound (the broker returns unroutable messages until then).
     pub async fn publish(&self, event: &Event) {

@@ -1,6 +1,7 @@
 //! Notifier integration tests against the real PostgreSQL and RabbitMQ: a merchant's story from
 //! an event on the exchange to signed POSTs at its notification URL.
 
+mod choice;
 mod delivery;
 mod helpers;
 mod recovery;
