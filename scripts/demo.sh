@@ -136,9 +136,13 @@ for o in demo-pay demo-sub demo-tsub demo-wb demo-ncard demo-nsub demo-mpay demo
   printf '   %-10s %s\n' "$o" "$(rpc "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"get_transaction_status\",\"params\":{\"merchant_id\":\"$MERCHANT\",\"secret\":\"$SECRET\",\"trans_ext_id\":\"$o-$run_id\"}}" | json 'd["result"]["data"]["state"]')"
 done
 
-step "ledger statement of merchant $MERCHANT"
+step "ledger statement of merchant $MERCHANT, live book (the \"test\": \"True\" orders are in the test book)"
 "$PAYSYS" ledger statement --merchant "$MERCHANT"
-step "ledger balances of merchant $MERCHANT"
+step "ledger statement of merchant $MERCHANT, test book"
+"$PAYSYS" ledger statement --merchant "$MERCHANT" --test
+step "ledger balances of merchant $MERCHANT (live, then test)"
 "$PAYSYS" ledger balance --merchant "$MERCHANT"
-step "ledger invariant"
+"$PAYSYS" ledger balance --merchant "$MERCHANT" --test
+step "ledger invariant, per book and currency"
 "$PAYSYS" ledger totals
+"$PAYSYS" ledger totals --test
