@@ -37,7 +37,9 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver (Debian package chromium-driver; scripts/test-deps.sh installs it)");
+            .expect(
+                "chromedriver (Debian package chromium-driver; scripts/test-deps.sh installs it)",
+            );
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -83,12 +85,19 @@ impl Driver {
         if method == reqwest::Method::POST {
             req = req.json(&body);
         }
-        let v: Value = req.send().await.expect("webdriver").json().await.expect("JSON");
+        let v: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("JSON");
         v["value"].clone()
     }
 
     async fn go(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", json!({"url": url})).await;
+        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
     }
 
     async fn current_url(&self) -> String {
@@ -110,7 +119,10 @@ impl Driver {
                     json!({"using": "css selector", "value": css}),
                 )
                 .await;
-            if let Some(id) = v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str)
+            if let Some(id) = v
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
             {
                 if v.get("error").is_none() {
                     return id.to_string();
@@ -133,8 +145,12 @@ impl Driver {
 
     async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.cmd(reqwest::Method::POST, &format!("/element/{el}/click"), json!({}))
-            .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            json!({}),
+        )
+        .await;
     }
 }
 
@@ -163,7 +179,9 @@ async fn a_card_payment_walked_in_headless_chromium() {
     let browser = Driver::start().await;
     // The adapter's page posts the sealed form to the card page by itself.
     browser.go(&redirect).await;
-    browser.type_into("input[name=card_number]", "9900004810225098").await;
+    browser
+        .type_into("input[name=card_number]", "9900004810225098")
+        .await;
     browser.type_into("input[name=expiry]", "12/30").await;
     browser.type_into("input[name=cvv]", "111").await;
     browser.type_into("input[name=name]", "ION POPESCU").await;
@@ -175,7 +193,10 @@ async fn a_card_payment_walked_in_headless_chromium() {
         if at == next_url {
             break;
         }
-        assert!(Instant::now() < deadline, "the browser ended on {at}, not {next_url}");
+        assert!(
+            Instant::now() < deadline,
+            "the browser ended on {at}, not {next_url}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let paid = sys.inbox.wait_for("40", "new_payment", 1).await;
