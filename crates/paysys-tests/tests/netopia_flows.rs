@@ -242,6 +242,30 @@ async fn a_subscription_of_three_payments_is_charged_every_interval_then_complet
     let view = &st["result"]["data"]["provider_view"];
     assert_eq!(view["payments_no"], 3, "{st}");
     assert_eq!(view["charges_count"], 3, "{st}");
+    assert_eq!(view["state"], "completed", "{st}");
+    // The edge's own state follows the events (consumed on their own time): completed, not
+    // cancelled.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let st = sys
+            .rpc(
+                "get_transaction_status",
+                json!({"merchant_id": "40", "secret": MERCHANT_40.1, "trans_ext_id": order}),
+            )
+            .await;
+        let state = st["result"]["data"]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if state == "completed" {
+            break;
+        }
+        assert!(
+            state == "active" && std::time::Instant::now() < deadline,
+            "the edge says {state}: {st}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(sys.inbox.of("40", "subscription_charge_success").len(), 3);
     sys.assert_ledger_balanced().await;
     sys.stop().await;

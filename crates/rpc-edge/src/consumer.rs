@@ -22,6 +22,10 @@ pub fn next_status(current: &str, kind: &str, failure_reason: &str) -> String {
         (events::PAYMENT_FAILED, "paid") => "paid",
         (events::PAYMENT_FAILED, _) => "failed",
         (_, "cancelled") => "cancelled",
+        // All payments_no were made (seed 003): the subscription ended as agreed.
+        (events::SUBSCRIPTION_CANCELLED, _) if failure_reason.starts_with("completed") => {
+            "completed"
+        }
         (events::SUBSCRIPTION_CANCELLED, _) => "cancelled",
         // Unsubscribed, awaiting the provider's confirmation: charges meanwhile are late.
         (_, "cancelling") => "cancelling",
