@@ -48,6 +48,16 @@ impl Default for KitSettings {
     }
 }
 
+/// Checks an adapter setting that must be an http(s) URL; the error names it
+/// (`mobiltek.base_url must be an http(s) URL, got ...`).
+pub fn http_url_setting(name: &str, value: &str) -> Result<(), String> {
+    if url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+        Ok(())
+    } else {
+        Err(format!("{name} must be an http(s) URL, got {value:?}"))
+    }
+}
+
 /// An adapter's settings: the shared sections plus its own (made by [`adapter_settings!`]).
 pub trait AdapterSettings: DeserializeOwned + Send + Sync + 'static {
     fn platform(&self) -> Platform<'_>;

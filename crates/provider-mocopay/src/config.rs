@@ -29,9 +29,7 @@ impl MocopaySettings {
             ("test_base_url", self.test_base_url.as_ref()),
         ] {
             if let Some(v) = v {
-                if !url::Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                    return Err(format!("mocopay.{name} must be an http(s) URL, got {v:?}"));
-                }
+                paysys_adapter::http_url_setting(&format!("mocopay.{name}"), v)?;
             }
         }
         if self.api_key.is_empty() || self.api_key.contains(':') {

@@ -36,13 +36,6 @@ pub struct NetopiaSettings {
     pub request_timeout_ms: u64,
 }
 
-fn http_url(name: &str, v: &str) -> Result<(), String> {
-    match url::Url::parse(v) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
-        _ => Err(format!("netopia.{name} must be an http(s) URL, got {v:?}")),
-    }
-}
-
 fn pem(inline: Option<&str>, file: Option<&str>, name: &str) -> Result<String, String> {
     match (
         inline.filter(|s| !s.trim().is_empty()),
@@ -78,12 +71,12 @@ impl NetopiaSettings {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        http_url("public_url", &self.public_url)?;
-        http_url("card_url", &self.card_url)?;
+        paysys_adapter::http_url_setting("netopia.public_url", &self.public_url)?;
+        paysys_adapter::http_url_setting("netopia.card_url", &self.card_url)?;
         if let Some(t) = &self.test_card_url {
-            http_url("test_card_url", t)?;
+            paysys_adapter::http_url_setting("netopia.test_card_url", t)?;
         }
-        http_url("soap_url", &self.soap_url)?;
+        paysys_adapter::http_url_setting("netopia.soap_url", &self.soap_url)?;
         if self.soap_username.is_empty() {
             return Err("netopia.soap_username is required".into());
         }

@@ -21,21 +21,9 @@ pub struct TeleaudioSettings {
 
 impl TeleaudioSettings {
     pub fn validate(&self) -> Result<(), String> {
-        match url::Url::parse(&self.base_url) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            _ => {
-                return Err(format!(
-                    "teleaudio.base_url must be an http(s) URL, got {:?}",
-                    self.base_url
-                ))
-            }
-        }
+        paysys_adapter::http_url_setting("teleaudio.base_url", &self.base_url)?;
         if let Some(t) = &self.test_base_url {
-            if !url::Url::parse(t).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                return Err(format!(
-                    "teleaudio.test_base_url must be an http(s) URL, got {t:?}"
-                ));
-            }
+            paysys_adapter::http_url_setting("teleaudio.test_base_url", t)?;
         }
         if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {
             return Err("teleaudio.secret must be at least 8 characters".into());
