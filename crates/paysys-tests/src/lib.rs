@@ -148,11 +148,29 @@ async fn inbox_handler(
 
 /// Picks a free port by binding port 0 and releasing it (only for the one service whose address
 /// another must know before it starts).
+/// A port for a service that must be known before the service binds it (the sandbox's URL goes
+/// into the adapters' settings). Binding port 0 and releasing it raced: the kernel could hand
+/// the same ephemeral port to another test's service (bound to port 0) before ours bound it. So
+/// these ports come from below the ephemeral range (Linux: 32768-60999), are checked free, and
+/// are never handed out twice by this process (the tests of one binary share it).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Start somewhere different per process, so two test binaries run at once rarely meet.
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 1_000) as u16 * 12,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..2_000 {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 20_000 + (port - 20_000) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range")
 }
 
 pub struct TestSystem {
