@@ -22,3 +22,8 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     apt-get update -qq >/dev/null
     apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+
+# paysys-tests tests/grpc_typed.rs: a Python gRPC client generated from proto/ with grpc_tools.protoc
+# calls the typed PaySystem RPCs and lists the services through server reflection.
+python3 -c 'import grpc, grpc_tools.protoc, grpc_reflection.v1alpha.proto_reflection_descriptor_database' >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore grpcio grpcio-tools grpcio-reflection

@@ -55,8 +55,12 @@ impl Application {
         } = self;
         let (health, health_service) = server::grpc_health();
         health.set_serving::<LedgerServer<LedgerService>>().await;
+        let (reflection, reflection_v1alpha) =
+            paysys_proto::reflection(paysys_proto::ledger_server::SERVICE_NAME)?;
         let grpc = tonic::service::Routes::new(LedgerServer::new(LedgerService::new(pool.clone())))
-            .add_service(health_service);
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 

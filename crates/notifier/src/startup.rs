@@ -68,11 +68,15 @@ impl Application {
         health
             .set_serving::<NotifierServer<NotifierService>>()
             .await;
+        let (reflection, reflection_v1alpha) =
+            paysys_proto::reflection(paysys_proto::notifier_server::SERVICE_NAME)?;
         let grpc = tonic::service::Routes::new(NotifierServer::new(NotifierService::new(
             pool.clone(),
             wake.clone(),
         )))
-        .add_service(health_service);
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 

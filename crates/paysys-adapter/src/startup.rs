@@ -191,8 +191,12 @@ impl<A: Adapter> Application<A> {
         };
         let (health, health_svc) = server::grpc_health();
         health.set_serving::<PaymentProviderServer<Service>>().await;
+        let (reflection, reflection_v1alpha) =
+            paysys_proto::reflection(paysys_proto::payment_provider_server::SERVICE_NAME)?;
         let grpc = tonic::service::Routes::new(PaymentProviderServer::new(Service(kit.clone())))
-            .add_service(health_svc);
+            .add_service(health_svc)
+            .add_service(reflection)
+            .add_service(reflection_v1alpha);
         let mut callbacks = kit.provider.pages(pool.clone()).unwrap_or_default();
         for endpoint in endpoints {
             callbacks = callbacks.route(

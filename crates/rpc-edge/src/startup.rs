@@ -46,10 +46,14 @@ impl Application {
         health
             .set_serving::<PaySystemServer<crate::grpc::PaySystemService>>()
             .await;
+        let (reflection, reflection_v1alpha) =
+            paysys_proto::reflection(paysys_proto::pay_system_server::SERVICE_NAME)?;
         let grpc = tonic::service::Routes::new(PaySystemServer::new(
             crate::grpc::PaySystemService(api.clone()),
         ))
-        .add_service(health_svc);
+        .add_service(health_svc)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
         let router = server::finish(crate::http::router(api.clone()), Some(grpc), ready);
         let listener = server::bind(&settings.edge.listen).await?;
