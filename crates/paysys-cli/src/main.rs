@@ -3,6 +3,8 @@
 //! the sandbox through its HTTP control endpoints. `--json` prints machine-readable output.
 #![forbid(unsafe_code)]
 
+mod reconcile;
+
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use paysys_proto::ledger_client::LedgerClient;
@@ -69,6 +71,31 @@ enum Cmd {
     /// wrong amount or currency, a charge already accounted): refused, never applied, kept here.
     #[command(subcommand)]
     Discrepancies(DiscrepanciesCmd),
+    /// Compares the ledger's live book with what a provider says it charged since a time:
+    /// charges missing on either side, amounts or currencies that differ. Exit status 3 when
+    /// differences remain.
+    Reconcile(ReconcileArgs),
+}
+
+#[derive(Args)]
+struct ReconcileArgs {
+    #[arg(long)]
+    provider: String,
+    /// RFC 3339 time, e.g. 2026-11-01T00:00:00Z (the provider's charge time, the ledger's
+    /// `occurred_at`).
+    #[arg(long)]
+    since: String,
+    /// The provider's report endpoint (default: the sandbox's `/_sandbox/report`).
+    #[arg(long, conflicts_with = "csv")]
+    report_url: Option<String>,
+    /// The provider's report as a CSV file:
+    /// charge_key,order_reference,amount_minor,currency,charged_at (header line first).
+    #[arg(long)]
+    csv: Option<std::path::PathBuf>,
+    /// Asks the provider to deliver again the callback of every charge the ledger lacks (the
+    /// sandbox's `/_sandbox/report/replay`, or `<report-url>/replay`), then compares again.
+    #[arg(long)]
+    replay: bool,
 }
 
 #[derive(Subcommand)]
@@ -445,6 +472,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
                 }
             });
         }
+        Cmd::Reconcile(r) => return reconcile(cli, r).await,
         Cmd::Merchant(MerchantCmd::List) => {
             let pool = pool(cli).await?;
             let rows = sqlx::query("SELECT m.id, e.url, e.events, e.event_urls FROM edge.merchants m LEFT JOIN notifier.endpoints e ON e.merchant_id = m.id ORDER BY m.id")
@@ -743,6 +771,95 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
+    }
+    Ok(())
+}
+
+/// `paysys reconcile`: exits 3 when differences remain after any replay.
+async fn reconcile(cli: &Cli, r: &ReconcileArgs) -> anyhow::Result<()> {
+    if !PROVIDERS.contains(&r.provider.as_str()) {
+        fail_usage(format!(
+            "--provider must be one of {}",
+            PROVIDERS.join(", ")
+        ));
+    }
+    let since = match chrono::DateTime::parse_from_rfc3339(&r.since) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(e) => fail_usage(format!(
+            "--since {:?} is not an RFC 3339 time: {e}",
+            r.since
+        )),
+    };
+    if let Some(u) = &r.report_url {
+        if !is_http_url(u) {
+            fail_usage("--report-url must be an http(s) URL".into());
+        }
+    }
+    let sandbox = cli.sandbox_url.trim_end_matches('/');
+    let report_url = r
+        .report_url
+        .clone()
+        .unwrap_or_else(|| format!("{sandbox}/_sandbox/report"));
+    let replay_url = match &r.report_url {
+        Some(u) => format!("{}/replay", u.trim_end_matches('/')),
+        None => format!("{sandbox}/_sandbox/report/replay"),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let reported = match &r.csv {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            reconcile::parse_csv(&text, since).with_context(|| format!("{}", path.display()))?
+        }
+        None => reconcile::fetch_report(&http, &report_url, &r.provider, since).await?,
+    };
+    let keys: Vec<String> = reported.iter().map(|c| c.charge_key.clone()).collect();
+    let pool = pool(cli).await?;
+    let posted = reconcile::ledger_charges(&pool, &r.provider, since, &keys).await?;
+    let mut comparison = reconcile::compare(&reported, &posted, since);
+    let mut replayed = Vec::new();
+    if r.replay && !comparison.missing_in_ledger.is_empty() {
+        let mut sent = Vec::new();
+        for c in &comparison.missing_in_ledger {
+            let outcome =
+                match reconcile::replay(&http, &replay_url, &r.provider, &c.charge_key).await {
+                    Ok(v) if v["ok"] == json!(true) => {
+                        sent.push(c.charge_key.clone());
+                        "delivered".to_string()
+                    }
+                    Ok(v) => format!("not acknowledged: {}", v["delivery"]),
+                    Err(e) => format!("failed: {e:#}"),
+                };
+            replayed.push(json!({"charge_key": c.charge_key, "outcome": outcome}));
+        }
+        // The adapter publishes the charge; the ledger posts it from the event bus.
+        reconcile::wait_posted(
+            &pool,
+            &r.provider,
+            &sent,
+            std::time::Duration::from_secs(15),
+        )
+        .await;
+        let posted = reconcile::ledger_charges(&pool, &r.provider, since, &keys).await?;
+        comparison = reconcile::compare(&reported, &posted, since);
+    }
+    let agree = comparison.agree();
+    let mut out = serde_json::to_value(&comparison)?;
+    out["provider"] = json!(r.provider);
+    out["since"] = json!(since.to_rfc3339());
+    out["source"] = match &r.csv {
+        Some(p) => json!(p.display().to_string()),
+        None => json!(report_url),
+    };
+    out["replayed"] = json!(replayed);
+    out["agree"] = json!(agree);
+    print(cli, &out, |_| {
+        reconcile::print_table(&r.provider, since, &comparison, &replayed)
+    });
+    if !agree {
+        std::process::exit(3);
     }
     Ok(())
 }

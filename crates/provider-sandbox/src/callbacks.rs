@@ -7,6 +7,7 @@
 //! every provider.
 
 use crate::faults::Fault;
+use crate::report::ChargeInfo;
 use crate::App;
 use serde::Serialize;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub struct Callback {
     /// Further headers, e.g. a signature.
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// The successful charge this callback notifies (for the provider's report); kept in the
+    /// sandbox's charge log the first time it is sent (`crate::report`).
+    pub charge: Option<ChargeInfo>,
 }
 
 impl Callback {
@@ -77,7 +81,14 @@ impl Callback {
             content_type,
             headers: Vec::new(),
             body,
+            charge: None,
         }
+    }
+
+    /// Marks the callback as notifying this successful charge.
+    pub fn charge(mut self, charge: ChargeInfo) -> Self {
+        self.charge = Some(charge);
+        self
     }
 
     /// Adds a header (e.g. the provider's signature of `body`).
@@ -125,9 +136,13 @@ impl Delivery {
 /// Sends one callback (twice under `provider`'s `duplicate_callbacks` fault). Returns the
 /// delivery of the first copy.
 pub async fn deliver(app: &App, provider: &str, callback: &Callback) -> Delivery {
-    let copies = match app.state.lock().await.fault(provider) {
-        Fault::DuplicateCallbacks => 2,
-        _ => 1,
+    let copies = {
+        let mut state = app.state.lock().await;
+        state.record_charge(provider, callback);
+        match state.fault(provider) {
+            Fault::DuplicateCallbacks => 2,
+            _ => 1,
+        }
     };
     let mut first = None;
     for _ in 0..copies {

@@ -157,7 +157,11 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     // Stable: same-time charges keep each simulator's order, then registration order.
     due.sort_by_key(|(at, _, _)| *at);
     let count = due.len();
-    for (_, sim, callback) in due {
+    for (at, sim, mut callback) in due {
+        // A recurring charge happened at its due time, not at the clock's new time.
+        if let Some(c) = &mut callback.charge {
+            c.charged_at.get_or_insert(at);
+        }
         sim.deliver(&app, &callback).await;
     }
     Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count})).into_response()

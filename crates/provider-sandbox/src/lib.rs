@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod mobiltek;
 pub mod mocopay;
 pub mod netopia;
+pub mod report;
 pub mod simulator;
 pub mod sms;
 pub mod startup;

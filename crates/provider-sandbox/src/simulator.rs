@@ -27,6 +27,9 @@
 //! 3. Reuse the shared parts: `lifecycle::{Status, Renewals}` for "renewed every period until
 //!    cancelled" and `"charges": "fail"`, `callbacks::Callback` for what it sends,
 //!    `faults::outage` for `timeout` / `error` on its API calls, `state.send_sms` for codes.
+//!    Mark every callback that notifies money collected with `Callback::charge(ChargeInfo)`
+//!    (its `charge_key` exactly the adapter's `charge_id`): the sandbox's report and replay
+//!    (`crate::report`, `paysys reconcile`) are built from those.
 //! 4. Give it a `[sandbox.<name>]` section in `config/default.toml` (documented) and read it in
 //!    its constructor with `SandboxSettings::section` (or `config::ProviderSettings::load` when
 //!    it is the notify URL / secret / service terms shape).

@@ -48,6 +48,8 @@ impl Application {
             .route("/_sandbox/faults", post(control::faults))
             .route("/_sandbox/sms", get(control::sms))
             .route("/_sandbox/state", get(control::dump))
+            .route("/_sandbox/report", get(crate::report::report))
+            .route("/_sandbox/report/replay", post(crate::report::replay))
             .route(
                 "/_sandbox/merchants/{id}/notifications",
                 post(inbox::post).get(inbox::get),

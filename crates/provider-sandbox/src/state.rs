@@ -5,6 +5,7 @@
 use crate::callbacks::Delivery;
 use crate::clock::Clock;
 use crate::inbox::Inbox;
+use crate::report::ChargeLog;
 use crate::sms::SmsStore;
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +25,8 @@ pub struct State {
     pub inbox: Inbox,
     /// The latest callback deliveries to adapters, newest last.
     pub deliveries: VecDeque<Delivery>,
+    /// Every successful charge notified, with its callback (`crate::report`).
+    pub charges: ChargeLog,
     /// Each simulator's records (`records` / `records_ref`).
     provider_records: ProviderRecords,
 }
@@ -59,6 +62,12 @@ impl State {
             self.deliveries.pop_front();
         }
         self.deliveries.push_back(d);
+    }
+
+    /// Keeps the charge `callback` notifies (if any) in the charge log, the first time.
+    pub fn record_charge(&mut self, provider: &str, callback: &crate::callbacks::Callback) {
+        let now = self.now();
+        self.charges.record(provider, callback, now);
     }
 
     /// A simulator's records of type `R`, created empty on first use.

@@ -13,6 +13,7 @@ pub use sim::{Records, Subscription, Webbilling, MAX_TRIES};
 
 use crate::callbacks::Callback;
 use crate::config::{ProviderSettings, SandboxSettings};
+use crate::report::ChargeInfo;
 use crate::simulator::{CompleteRequest, Completed, Due, FieldError, Simulator};
 use crate::state::State;
 use crate::App;
@@ -43,7 +44,19 @@ impl Teleaudio {
         let reference = body["provider_id"].as_str().unwrap_or("");
         let c = Callback::json(&self.settings.notify_url, kind, reference, body);
         let sig = hmac_sha256_hex(self.settings.secret.as_bytes(), c.body.as_bytes());
-        c.header("x-teleaudio-signature", sig)
+        let c = c.header("x-teleaudio-signature", sig);
+        // Money collected: the adapter's ledger key is the callback's `charge_id`.
+        let charge_id = body["charge_id"].as_str().unwrap_or("");
+        if matches!(kind, "CHARGE_SUCCESS" | "PAYMENT_SUCCESS") && !charge_id.is_empty() {
+            c.charge(ChargeInfo::new(
+                charge_id,
+                body["reference"].as_str().unwrap_or(""),
+                body["amount"].as_i64().unwrap_or(0),
+                body["currency"].as_str().unwrap_or(""),
+            ))
+        } else {
+            c
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub use sim::{Records, SimTransaction};
 
 use crate::callbacks::{Callback, Delivery};
 use crate::config::{ProviderSettings, SandboxSettings};
+use crate::report::ChargeInfo;
 use crate::simulator::{CompleteRequest, Completed, Due, FieldError, Simulator};
 use crate::state::State;
 use crate::App;
@@ -62,12 +63,25 @@ impl Mobiltek {
     /// The notification as Mobiltek POSTs it: the signed form.
     fn callback(&self, n: &Notification) -> Callback {
         let form = n.signed_form(&self.settings.secret);
-        Callback::form(
+        let c = Callback::form(
             &self.settings.notify_url,
             n.kind(),
             n.get("transaction_id"),
             form.iter().map(|(k, v)| (*k, v.as_str())),
-        )
+        );
+        // Money collected: the adapter's ledger key is Mobiltek's `charge_id` as sent.
+        let amount = paysys_platform::money::Money::parse_decimal(n.get("amount"), protocol::pln());
+        match amount {
+            Ok(m) if matches!(n.kind(), "PAYMENT" | "CHARGE") && !n.get("charge_id").is_empty() => {
+                c.charge(ChargeInfo::new(
+                    n.get("charge_id"),
+                    n.get("transaction_id"),
+                    m.minor,
+                    m.currency.as_str(),
+                ))
+            }
+            _ => c,
+        }
     }
 
     /// Signs and POSTs notifications to the adapter, one after the other.

@@ -18,6 +18,7 @@ pub use sim::{Finished, Notice, Records, SimSession, SimTransaction};
 
 use crate::callbacks::{Callback, Delivery};
 use crate::config::SandboxSettings;
+use crate::report::ChargeInfo;
 use crate::simulator::{CompleteRequest, Completed, Due, FieldError, Simulator};
 use crate::state::State;
 use crate::App;
@@ -111,7 +112,21 @@ fn callback(n: &Notice) -> Option<Callback> {
         return None;
     }
     match n.url() {
-        Ok(url) => Some(Callback::get(&url, &n.kind(), n.reference())),
+        Ok(url) => {
+            let c = Callback::get(&url, &n.kind(), n.reference());
+            Some(match &n.notification {
+                // A successful transaction: the adapter's ledger key is `mocopay:<transactionId>`.
+                Notification::Transaction(t) if t.status == TransactionStatus::Success => {
+                    c.charge(ChargeInfo::new(
+                        format!("mocopay:{}", t.transaction_id),
+                        t.reference_id.clone(),
+                        t.amount,
+                        t.currency_code.clone(),
+                    ))
+                }
+                _ => c,
+            })
+        }
         Err(e) => {
             tracing::error!(error = %e, "MoCoPay notification not sent: it would not parse");
             None

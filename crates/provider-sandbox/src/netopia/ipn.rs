@@ -8,8 +8,11 @@
 
 use crate::callbacks::{Callback, Delivery};
 use crate::faults::Fault;
+use crate::report::ChargeInfo;
 use crate::App;
-use provider_netopia::wire::{parse_crc_answer, Cipher, CrcAnswer, ErrorType, Ipn, SealingKey};
+use provider_netopia::wire::{
+    parse_crc_answer, Action, Cipher, CrcAnswer, ErrorType, Ipn, SealingKey,
+};
 use std::time::Duration;
 
 /// An IPN decided by the simulator, not yet sealed.
@@ -43,21 +46,38 @@ impl Outgoing {
             .seal(xml.as_bytes(), self.cipher)
             .map_err(|e| e.to_string())?;
         let fields = envelope.form_fields();
-        Ok(Callback::form(
+        let c = Callback::form(
             url,
             &self.kind(),
             &order.id,
             fields.iter().map(|(k, v)| (*k, v.as_str())),
-        ))
+        );
+        // A confirmed (captured) payment: the adapter's ledger key is `netopia:<purchase>`.
+        let n = &self.ipn.notify;
+        let purchase = n.purchase.as_deref().unwrap_or("");
+        if n.error.code.is_approved() && n.action == Action::Confirmed && !purchase.is_empty() {
+            let amount = n.processed_amount.unwrap_or(order.invoice.amount);
+            return Ok(c.charge(ChargeInfo::new(
+                format!("netopia:{purchase}"),
+                order.id.clone(),
+                amount.minor,
+                amount.currency.as_str(),
+            )));
+        }
+        Ok(c)
     }
 }
 
 /// Sends one IPN (twice under `provider`'s `duplicate_callbacks` fault); returns the delivery
 /// of the first copy.
 pub async fn deliver(app: &App, provider: &str, callback: &Callback) -> Delivery {
-    let copies = match app.state.lock().await.fault(provider) {
-        Fault::DuplicateCallbacks => 2,
-        _ => 1,
+    let copies = {
+        let mut state = app.state.lock().await;
+        state.record_charge(provider, callback);
+        match state.fault(provider) {
+            Fault::DuplicateCallbacks => 2,
+            _ => 1,
+        }
     };
     let mut first: Option<Delivery> = None;
     for _ in 0..copies {
