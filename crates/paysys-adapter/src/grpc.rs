@@ -112,6 +112,9 @@ impl Kit {
         let stored = stored.ok_or_else(|| {
             ProviderError::Internal(anyhow::anyhow!("could not allocate an order reference"))
         })?;
+        // Orders moved from the adapters' tables before the kit have no fingerprint ("migrated",
+        // see migrations/<provider>/20261130000100_onto_adapter_kit.sql); the edge, which keeps
+        // the merchant's request fingerprint, still refuses a reused id with other content.
         if stored.fingerprint != fingerprint && stored.fingerprint != "migrated" {
             return Err(ProviderError::invalid(
                 "trans_ext_id",
