@@ -21,7 +21,10 @@ pub fn next_status(current: &str, kind: &str, failure_reason: &str) -> String {
         (events::PAYMENT_FAILED, "pending") if failure_reason == EXPIRED => "expired",
         (events::PAYMENT_FAILED, "paid") => "paid",
         (events::PAYMENT_FAILED, _) => "failed",
+        // Final states stay final: events of one order may be consumed out of order (a charge
+        // handled after the completion it preceded must not reopen the subscription).
         (_, "cancelled") => "cancelled",
+        (_, "completed") => "completed",
         // All payments_no were made (seed 003): the subscription ended as agreed.
         (events::SUBSCRIPTION_CANCELLED, _) if failure_reason.starts_with("completed") => {
             "completed"
@@ -116,6 +119,29 @@ mod tests {
         assert_eq!(
             next_status("cancelled", "subscription.charged", ""),
             "cancelled"
+        );
+        // Unsubscribed, not yet confirmed: a charge meanwhile keeps it cancelling.
+        assert_eq!(
+            next_status("cancelling", "subscription.charged", ""),
+            "cancelling"
+        );
+        assert_eq!(
+            next_status("cancelling", "subscription.cancelled", ""),
+            "cancelled"
+        );
+        // All payments_no made (seed 003): completed, and it stays so even when the last
+        // charge's event is consumed after the completion's.
+        assert_eq!(
+            next_status(
+                "active",
+                "subscription.cancelled",
+                "completed: all 3 payments were made"
+            ),
+            "completed"
+        );
+        assert_eq!(
+            next_status("completed", "subscription.charged", ""),
+            "completed"
         );
     }
 }
