@@ -61,24 +61,13 @@ fn urlencoding_encode(s: &str) -> String {
 async fn a_second_payment_is_refused_and_listed_for_operators() {
     let db = testing::fresh_database().await.expect("database");
     let url = testing::expose(&db);
-    let prefix = testing::unique_prefix();
-    let settings: provider_mobiltek::Settings = paysys_platform::config::load_with(|b| {
-        b.set_override("database.url", url.as_str())
-            .unwrap()
-            .set_override("database.max_connections", 3)
-            .unwrap()
-            .set_override("amqp.url", testing::amqp_url())
-            .unwrap()
-            .set_override("amqp.exchange", format!("{prefix}events"))
-            .unwrap()
-            .set_override("amqp.queue_prefix", prefix.clone())
-            .unwrap()
-            .set_override("mobiltek.listen", "127.0.0.1:0")
-            .unwrap()
-            .set_override("mobiltek.secret", SECRET)
-            .unwrap()
-    })
-    .expect("settings");
+    let settings: provider_mobiltek::Settings = testing::settings(
+        &url,
+        &[
+            ("mobiltek.listen", "127.0.0.1:0".into()),
+            ("mobiltek.secret", SECRET.into()),
+        ],
+    );
     let shutdown = Shutdown::new();
     let app = provider_mobiltek::Application::build(settings, shutdown.clone())
         .await

@@ -27,26 +27,13 @@ async fn a_start_teleaudio_refuses_fails_the_order_and_tells_the_merchant() {
     tokio::spawn(async move { axum::serve(listener, fake).await });
 
     let db = testing::fresh_database().await.expect("database");
-    let prefix = testing::unique_prefix();
-    let settings: Settings = paysys_platform::config::load_with(|b| {
-        b.set_override("database.url", testing::expose(&db))
-            .unwrap()
-            .set_override("database.max_connections", 4)
-            .unwrap()
-            .set_override("amqp.url", testing::amqp_url())
-            .unwrap()
-            .set_override("amqp.exchange", format!("{prefix}events"))
-            .unwrap()
-            .set_override("amqp.queue_prefix", prefix.clone())
-            .unwrap()
-            .set_override("amqp.queue_expires_ms", 120_000)
-            .unwrap()
-            .set_override("teleaudio.listen", "127.0.0.1:0")
-            .unwrap()
-            .set_override("teleaudio.base_url", fake_url.as_str())
-            .unwrap()
-    })
-    .expect("settings");
+    let settings: Settings = testing::settings(
+        &testing::expose(&db),
+        &[
+            ("teleaudio.listen", "127.0.0.1:0".into()),
+            ("teleaudio.base_url", fake_url.as_str().into()),
+        ],
+    );
     let shutdown = Shutdown::new();
     let app = Application::build(settings.clone(), shutdown.clone())
         .await
