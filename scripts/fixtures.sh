@@ -16,7 +16,7 @@ add_merchant 50    merchant-50-secret    whsec_bWVyY2hhbnQtNTAtbm90aWZ5LXNlY3Jld
 add_merchant demo  demo-merchant-secret  whsec_ZGVtby1tZXJjaGFudC1ub3RpZnktc2VjcmV0
 "$PAYSYS" channel add --id 18912 --provider mobiltek --kind one_time --merchant 1 --config service_id=30576 >/dev/null
 "$PAYSYS" channel add --id 18913 --provider mobiltek --kind subscription --merchant 34801 --config service_id=30577 >/dev/null
-"$PAYSYS" channel add --id 9041 --provider teleaudio --kind subscription --merchant 19 >/dev/null
+"$PAYSYS" channel add --id 9041 --provider teleaudio --kind subscription --merchant 19 --config teleaudio_service_id=511 >/dev/null
 "$PAYSYS" channel add --id 9042 --provider teleaudio --kind one_time --merchant 19 >/dev/null
 # Netopia mobilPay (seed 003): the seller account is the channel's `signature`.
 "$PAYSYS" channel add --id 7001 --provider netopia --kind one_time --currency RON --merchant 40 --config signature=SAND-BOX0-SELL-ER00-0001 >/dev/null

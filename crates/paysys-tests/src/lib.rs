@@ -481,13 +481,14 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
             "PLN",
             config("", ""),
         ),
+        // The operator sets the Teleaudio service; seed 001 names the same one per article.
         (
             "9041",
             "19",
             "teleaudio",
             "subscription",
             "PLN",
-            config("", ""),
+            config("teleaudio_service_id", "511"),
         ),
         ("9042", "19", "teleaudio", "one_time", "PLN", config("", "")),
         (

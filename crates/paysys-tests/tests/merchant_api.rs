@@ -353,3 +353,54 @@ async fn internal_callers_use_the_same_handlers_over_grpc() {
     assert_eq!(r.error_code, -32001);
     sys.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_batches_and_made_up_methods_cannot_exhaust_the_edge() {
+    let sys = spawn_system().await;
+    // One call over the documented cap (100): the whole batch is one -32600, nothing runs.
+    let batch: Vec<String> = (0..101)
+        .map(|i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{i},"method":"get_channels_list","params":{{"merchant_id":"1","secret":"wrong"}}}}"#
+            )
+        })
+        .collect();
+    let (status, v) = sys
+        .post_raw(&format!("[{}]", batch.join(",")), "application/json")
+        .await;
+    assert_eq!(status, 200);
+    let v = v.expect("an answer");
+    assert_eq!(v["error"]["code"], -32600, "{v}");
+    assert!(
+        v["error"]["data"].as_str().unwrap_or("").contains("100"),
+        "{v}"
+    );
+    // At the cap it runs, one answer per call.
+    let (_, v) = sys
+        .post_raw(&format!("[{}]", batch[..100].join(",")), "application/json")
+        .await;
+    assert_eq!(v.expect("answers").as_array().map(Vec::len), Some(100));
+
+    // Made-up method names do not become metric labels.
+    for i in 0..50 {
+        sys.rpc(&format!("made_up_method_{i}"), json!({})).await;
+    }
+    let metrics = sys
+        .http
+        .get(format!("{}metrics", sys.edge_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("made_up_method"),
+        "labels grew with made-up names"
+    );
+    assert!(
+        metrics.contains(r#"method="unknown""#),
+        "unknown methods are counted as such"
+    );
+    sys.stop().await;
+}

@@ -47,6 +47,17 @@ fn wrong(code: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_001_subscription_is_renewed_by_teleaudio_until_unsubscribed() {
     let sys = spawn_system().await;
+    // The channel's service is the operator's: an article naming another one is refused.
+    let mut other_service = seed_001("test_sym_tele_subs_other");
+    other_service["articles"][0]["config"] =
+        json!([{ "name": "teleaudio_service_id", "value": "99999" }]);
+    let e = sys.rpc("set_subscription", other_service).await;
+    assert_eq!(e["error"]["code"], -32602, "{e}");
+    assert!(
+        e["error"]["data"]["articles[0].config.teleaudio_service_id"].is_string(),
+        "{e}"
+    );
+    assert_eq!(sys.order_count().await, 0);
     let order = "test_sym_tele_subs_11";
     let resp = sys.rpc("set_subscription", seed_001(order)).await;
     assert_eq!(resp["result"]["status"], "1", "{resp}");

@@ -69,7 +69,10 @@ pub async fn authenticate(
 ) -> Result<(), RpcError> {
     let secret = crate::store::merchant_secret(pool, merchant_id)
         .await
-        .map_err(|e| RpcError::internal(format!("database: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "database error");
+            RpcError::internal("database error; retrying the same request is safe")
+        })?
         .ok_or_else(RpcError::unauthorized)?;
     let ok = match params.get("secret").and_then(|s| s.as_str()) {
         Some(given) => ct_eq(given, &secret),

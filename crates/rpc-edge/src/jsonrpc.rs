@@ -179,6 +179,11 @@ async fn handle_one(d: &dyn Dispatch, v: &Value, ctx: &CallContext) -> Option<Va
     }
 }
 
+/// The largest batch accepted; a larger one is one `-32600` (documented in README).
+pub const MAX_BATCH: usize = 100;
+/// Calls of one batch run at most this many at a time.
+pub const BATCH_CONCURRENCY: usize = 4;
+
 /// Handles a raw HTTP body; returns the JSON to send, or None for "no content" (notifications).
 pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
     let parsed: Value = match serde_json::from_slice(&ctx.raw_body) {
@@ -199,8 +204,23 @@ pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
                         .with_data(json!("empty batch")),
                 ));
             }
-            let answers =
-                futures::future::join_all(items.iter().map(|v| handle_one(d, v, ctx))).await;
+            if items.len() > MAX_BATCH {
+                return Some(error_response(
+                    Value::Null,
+                    RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!(format!(
+                        "a batch holds at most {MAX_BATCH} calls, this one {}",
+                        items.len()
+                    ))),
+                ));
+            }
+            // In order, at most BATCH_CONCURRENCY at a time: one batch cannot take every
+            // database connection.
+            let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
+            for chunk in items.chunks(BATCH_CONCURRENCY) {
+                answers.extend(
+                    futures::future::join_all(chunk.iter().map(|v| handle_one(d, v, ctx))).await,
+                );
+            }
             let answers: Vec<Value> = answers.into_iter().flatten().collect();
             if answers.is_empty() {
                 None
