@@ -27,5 +27,7 @@ pub use order::StartOrder;
 pub use provider::{
     Answer, Capabilities, Confirmed, Prepared, Provider, RecurrenceChange, Started,
 };
-pub use startup::{http_url_setting, Adapter, AdapterSettings, Application, KitSettings, Platform};
+pub use startup::{
+    empty_as_none, http_url_setting, Adapter, AdapterSettings, Application, KitSettings, Platform,
+};
 pub use store::{Lookup, Order};

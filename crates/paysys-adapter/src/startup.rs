@@ -48,6 +48,13 @@ impl Default for KitSettings {
     }
 }
 
+/// For optional settings an environment can switch off (`PAYSYS__MOBILTEK__TEST_BASE_URL=`):
+/// an empty value is no value. Use as `#[serde(default, deserialize_with = "...")]`.
+pub fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(v.filter(|s| !s.trim().is_empty()))
+}
+
 /// Checks an adapter setting that must be an http(s) URL; the error names it
 /// (`mobiltek.base_url must be an http(s) URL, got ...`).
 pub fn http_url_setting(name: &str, value: &str) -> Result<(), String> {

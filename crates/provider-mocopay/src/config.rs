@@ -14,7 +14,7 @@ pub struct MocopaySettings {
     /// Where MoCoPay's `/v1/payment/` API lives.
     pub base_url: String,
     /// MoCoPay's test environment (`test: "True"` orders); unset: refused.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "paysys_adapter::empty_as_none")]
     pub test_base_url: Option<String>,
     pub api_key: String,
     pub api_secret: SecretString,

@@ -15,7 +15,7 @@ pub struct NetopiaSettings {
     /// mobilPay's card payment page (the sealed form is posted there).
     pub card_url: String,
     /// The card page of mobilPay's test environment (`test: "True"` orders); unset: refused.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "paysys_adapter::empty_as_none")]
     pub test_card_url: Option<String>,
     /// mobilPay's SOAP service (`logIn`, `cancelRecurrence`, ...).
     pub soap_url: String,

@@ -12,7 +12,7 @@ pub struct TeleaudioSettings {
     pub base_url: String,
     /// Teleaudio's test environment, where `test: "True"` orders go; unset: test orders are
     /// refused (`-32602` naming `test`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "paysys_adapter::empty_as_none")]
     pub test_base_url: Option<String>,
     /// Key of the signatures exchanged with Teleaudio.
     pub secret: SecretString,

@@ -69,3 +69,47 @@ impl Fixture for MobiltekFixture {
 async fn mobiltek_tells_every_story_of_the_adapter_kit() {
     testkit::run(MobiltekFixture).await;
 }
+
+/// Seed 000 sends `"test"`: a test order goes to Mobiltek's test environment, and where none is
+/// configured (an empty `mobiltek.test_base_url` switches it off) it is refused naming `test`.
+#[tokio::test]
+async fn a_test_order_needs_a_test_environment() {
+    let db = testing::fresh_database().await.expect("database");
+    for (test_base_url, want_refused) in [("", true), ("https://test.mobiltek.example", false)] {
+        let settings: Settings = testing::settings(
+            &testing::expose(&db),
+            &[
+                ("mobiltek.listen", "127.0.0.1:0".into()),
+                ("mobiltek.base_url", "https://pay.mobiltek.pl".into()),
+                ("mobiltek.test_base_url", test_base_url.into()),
+                ("mobiltek.secret", SECRET.into()),
+            ],
+        );
+        let shutdown = paysys_platform::Shutdown::new();
+        let app = provider_mobiltek::Application::build(settings, shutdown.clone())
+            .await
+            .expect("adapter");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        let mut grpc = paysys_proto::payment_provider_client::PaymentProviderClient::connect(
+            format!("http://127.0.0.1:{port}"),
+        )
+        .await
+        .expect("gRPC");
+        let mut req = seed_one_time(&format!("test-order-{want_refused}"));
+        req.test = true;
+        let answer = grpc.start(req).await;
+        if want_refused {
+            let e = answer.expect_err("no test environment");
+            assert_eq!(e.code(), tonic::Code::InvalidArgument);
+            assert!(e.message().starts_with("test:"), "{}", e.message());
+        } else {
+            let url = answer.expect("test order").into_inner().redirect_url;
+            assert!(
+                url.starts_with("https://test.mobiltek.example/ppe?"),
+                "{url}"
+            );
+        }
+        shutdown.trigger();
+    }
+}
