@@ -7,7 +7,7 @@
 mod typed;
 
 use crate::api::Api;
-use crate::jsonrpc::{Call, CallContext, Dispatch};
+use crate::jsonrpc::{Call, CallContext};
 use paysys_proto::pay_system_server::PaySystem;
 use paysys_proto::{
     ChannelsList, ConfirmTeleaudioPaymentRequest, ConfirmTeleaudioPaymentResponse,
@@ -33,7 +33,7 @@ impl PaySystemService {
             params,
             id: Some(Value::Null),
         };
-        match self.0.call(&call, &CallContext::default()).await {
+        match crate::jsonrpc::call_guarded(&self.0, &call, &CallContext::default()).await {
             Ok(v) => Ok(Response::new(into(&v))),
             Err(e) => Err(typed::rpc_status(e)),
         }
@@ -58,7 +58,7 @@ impl PaySystem for PaySystemService {
             params,
             id: Some(serde_json::Value::Null),
         };
-        let out = self.0.call(&call, &CallContext::default()).await;
+        let out = crate::jsonrpc::call_guarded(&self.0, &call, &CallContext::default()).await;
         Ok(Response::new(match out {
             Ok(v) => InvokeResponse {
                 result_json: v.to_string(),

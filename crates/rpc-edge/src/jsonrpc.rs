@@ -4,6 +4,7 @@
 //! `-32603`. The method table is behind `Dispatch`, so this module knows nothing of payments.
 
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
 pub const PARSE_ERROR: i64 = -32700;
@@ -163,11 +164,30 @@ fn parse_call(v: &Value) -> Result<Call, Value> {
     Ok(Call { method, params, id })
 }
 
+/// Runs one call. A panic in a handler is a bug of ours: the caller gets -32603, never a dropped
+/// connection, and the other calls of a batch still get their answers (both transports).
+pub async fn call_guarded(
+    d: &dyn Dispatch,
+    call: &Call,
+    ctx: &CallContext,
+) -> Result<Value, RpcError> {
+    match std::panic::AssertUnwindSafe(d.call(call, ctx))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::error!(method = %call.method, "handler panicked");
+            Err(RpcError::internal("internal error"))
+        }
+    }
+}
+
 async fn handle_one(d: &dyn Dispatch, v: &Value, ctx: &CallContext) -> Option<Value> {
     match parse_call(v) {
         Err(resp) => Some(resp),
         Ok(call) => {
-            let outcome = d.call(&call, ctx).await;
+            let outcome = call_guarded(d, &call, ctx).await;
             if let Err(e) = &outcome {
                 if e.code == INTERNAL_ERROR {
                     tracing::error!(method = %call.method, error = %e.message, "internal error");
@@ -265,6 +285,7 @@ mod tests {
                         .map(|a| a.iter().filter_map(|v| v.as_i64()).sum::<i64>())
                         .unwrap_or(0))),
                     "get_data" => Ok(json!(["hello", 5])),
+                    "explode" => panic!("a bug in a handler"),
                     "update" | "notify_hello" | "notify_sum" | "foobar" if call.id.is_none() => {
                         Ok(Value::Null)
                     }
@@ -413,5 +434,19 @@ mod tests {
             let want: Option<Value> = want.map(|w| serde_json::from_str(w).unwrap());
             assert_eq!(got, want, "request: {req}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_error_and_the_batch_goes_on() {
+        let v = run(r#"{"jsonrpc":"2.0","method":"explode","id":1}"#)
+            .await
+            .expect("an answer");
+        assert_eq!(v["error"]["code"], INTERNAL_ERROR);
+        assert_eq!(v["id"], 1);
+        let v = run(r#"[{"jsonrpc":"2.0","method":"explode","id":1},{"jsonrpc":"2.0","method":"get_data","id":2}]"#)
+            .await
+            .expect("answers");
+        assert_eq!(v[0]["error"]["code"], INTERNAL_ERROR);
+        assert_eq!(v[1]["result"], json!(["hello", 5]));
     }
 }
