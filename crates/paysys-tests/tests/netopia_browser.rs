@@ -95,6 +95,15 @@ impl Driver {
         v["value"].clone()
     }
 
+    /// Closes the browser (chromedriver's own Chromium processes end with it).
+    async fn quit(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.url, self.session))
+            .send()
+            .await;
+    }
+
     async fn go(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
             .await;
@@ -203,6 +212,7 @@ async fn a_card_payment_walked_in_headless_chromium() {
     assert_eq!(paid[0].json["params"]["order_id"], "browser-1");
     assert_eq!(paid[0].json["params"]["amount"], "1234");
     assert_eq!(sys.statement("40", 1).await.len(), 1);
+    browser.quit().await;
     drop(browser);
     sys.stop().await;
 }
