@@ -1,24 +1,13 @@
 //! The notification a merchant receives (DESIGN section 5, seed 000 "Notifications"): a
 //! JSON-RPC 2.0 request whose `params.signature` lets the merchant check the money fields.
 
-use paysys_platform::events;
 use paysys_platform::signing;
 use paysys_proto::Event;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The JSON-RPC method a merchant receives for an event kind; None for kinds not notified.
-pub fn method_for_kind(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        events::PAYMENT_SUCCEEDED => "new_payment",
-        events::PAYMENT_FAILED => "payment_failed",
-        events::SUBSCRIPTION_STARTED => "subscription_start",
-        events::SUBSCRIPTION_CHARGED => "subscription_charge_success",
-        events::SUBSCRIPTION_CHARGE_FAILED => "subscription_charge_failed",
-        events::SUBSCRIPTION_CANCELLED => "subscription_cancel",
-        _ => return None,
-    })
-}
+pub use paysys_platform::events::notification_method as method_for_kind;
 
 /// `params.signature`: lowercase hex HMAC-SHA256 of `"{method}|{order_id}|{amount}|{currency}"`
 /// keyed by the decoded bytes of the merchant's `whsec_` secret. `amount` is the minor-unit
@@ -102,6 +91,7 @@ pub fn build(event: &Event, method: &str, key: &[u8], now_unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paysys_platform::events;
     use serde_json::{json, Value};
 
     fn started() -> Event {

@@ -5,14 +5,7 @@ use std::collections::BTreeMap;
 
 /// Every method a merchant can receive, in the order DESIGN section 5 lists them; the default
 /// choice.
-pub const METHODS: [&str; 6] = [
-    "new_payment",
-    "payment_failed",
-    "subscription_start",
-    "subscription_charge_success",
-    "subscription_charge_failed",
-    "subscription_cancel",
-];
+pub use paysys_platform::events::NOTIFICATION_METHODS as METHODS;
 
 /// Which methods a merchant receives and where some of them go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -229,16 +229,8 @@ enum SandboxCmd {
 
 const PROVIDERS: &[&str] = &["mobiltek", "teleaudio", "netopia", "mocopay"];
 
-/// The notification methods a merchant can choose (the notifier's `notifier::METHODS`; its
-/// schema refuses any other).
-const NOTIFY_METHODS: [&str; 6] = [
-    "new_payment",
-    "payment_failed",
-    "subscription_start",
-    "subscription_charge_success",
-    "subscription_charge_failed",
-    "subscription_cancel",
-];
+/// The notification methods a merchant can choose (the notifier's schema refuses any other).
+use paysys_platform::events::NOTIFICATION_METHODS as NOTIFY_METHODS;
 
 fn is_http_url(v: &str) -> bool {
     matches!(url::Url::parse(v), Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some())

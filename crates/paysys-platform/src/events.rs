@@ -23,6 +23,24 @@ pub const ALL: &[&str] = &[
     SUBSCRIPTION_CANCELLED,
 ];
 
+/// The JSON-RPC methods a merchant receives (DESIGN section 5), in the order it lists them:
+/// one per event kind of [`ALL`], as [`notification_method`] maps them.
+pub const NOTIFICATION_METHODS: [&str; 6] = [
+    "new_payment",
+    "payment_failed",
+    "subscription_start",
+    "subscription_charge_success",
+    "subscription_charge_failed",
+    "subscription_cancel",
+];
+
+/// The merchant notification method of an event kind; None for kinds not notified.
+pub fn notification_method(kind: &str) -> Option<&'static str> {
+    ALL.iter()
+        .position(|k| *k == kind)
+        .map(|i| NOTIFICATION_METHODS[i])
+}
+
 /// A new event with a fresh UUID v7 id and the current time; the caller fills the rest.
 pub fn new_event(kind: &str) -> Event {
     Event {
@@ -52,4 +70,29 @@ pub fn decode(msg: &Message) -> Result<(uuid::Uuid, Event), HandleError> {
     let id = uuid::Uuid::parse_str(&event.event_id)
         .map_err(|e| HandleError::Poison(anyhow::anyhow!("event_id is not a UUID: {e}")))?;
     Ok((id, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_kind_is_notified_by_its_seed_000_method() {
+        let pairs: Vec<_> = ALL.iter().map(|k| (*k, notification_method(k))).collect();
+        assert_eq!(
+            pairs,
+            [
+                (PAYMENT_SUCCEEDED, Some("new_payment")),
+                (PAYMENT_FAILED, Some("payment_failed")),
+                (SUBSCRIPTION_STARTED, Some("subscription_start")),
+                (SUBSCRIPTION_CHARGED, Some("subscription_charge_success")),
+                (
+                    SUBSCRIPTION_CHARGE_FAILED,
+                    Some("subscription_charge_failed")
+                ),
+                (SUBSCRIPTION_CANCELLED, Some("subscription_cancel")),
+            ]
+        );
+        assert_eq!(notification_method("payment.refunded"), None);
+    }
 }
