@@ -49,10 +49,7 @@ pub async fn merchant_by_secret(pool: &PgPool, secret: &str) -> Result<String, R
             .bind(secret)
             .fetch_optional(pool)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "database error");
-                RpcError::internal("database error; retrying the same request is safe")
-            })?;
+            .map_err(RpcError::database)?;
     match found {
         // Compared again in constant time: the index lookup is not.
         Some((id, stored)) if ct_eq(secret, &stored) => Ok(id),
@@ -70,10 +67,7 @@ pub async fn authenticate(
 ) -> Result<(), RpcError> {
     let secret = crate::store::merchant_secret(pool, merchant_id)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "database error");
-            RpcError::internal("database error; retrying the same request is safe")
-        })?
+        .map_err(RpcError::database)?
         .ok_or_else(RpcError::unauthorized)?;
     let ok = match params.get("secret").and_then(|s| s.as_str()) {
         Some(given) => ct_eq(given, &secret),

@@ -54,6 +54,12 @@ impl RpcError {
         }
         Self::invalid_params(m)
     }
+    /// A database failure: logged with its text, answered without it (`-32603` never carries
+    /// database error text).
+    pub fn database(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::internal("database error; retrying the same request is safe")
+    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(INTERNAL_ERROR, message)
     }

@@ -79,10 +79,7 @@ impl Providers {
         .bind(provider)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "database error");
-            RpcError::internal("database error; retrying the same request is safe")
-        })?;
+        .map_err(RpcError::database)?;
         if let Some(c) = stored.and_then(|b| Capabilities::decode(b.as_slice()).ok()) {
             self.remember(provider, &c);
             return Ok(c);
