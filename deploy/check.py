@@ -14,7 +14,26 @@ securityContext; every pod a termination grace period; Prometheus annotations on
 Topology: one namespace, an HPA on rpc-edge and on every provider adapter, never an HPA and
 a KEDA ScaledObject on one Deployment, provider-sandbox in dev only (and nothing outside dev
 pointing at it; a provider's own test environment, e.g. mobilPay's sandboxsecure, is fine).
+Ports: every provider adapter has an internal port `http` (PAYSYS__<NAME>__LISTEN) and a public
+port `callback` (PAYSYS__<NAME>__CALLBACK_LISTEN), both in its Service; rpc-edge dials the
+internal one, every other URL naming an adapter (public URLs, the sandbox's notify URLs) the
+callback one.
+Secrets: every service but provider-sandbox gets PAYSYS__INTERNAL__TOKEN, and rpc-edge and the
+notifier PAYSYS__SECRETS__DATA_KEY, from a Secret (never a ConfigMap or a literal); their values,
+when not REPLACE placeholders, are well formed; outside dev they are not the dev overlay's, and
+the notifier refuses private destinations and plain HTTP.
+NetworkPolicies: every Deployment is selected by one; nothing is open to everything but
+rpc-edge's `http` port and the adapters' `callback` ports (never an adapter's internal port);
+rpc-edge and the callback ports are open to everything, each adapter's internal port to
+rpc-edge, the notifier and the ledger to PaySystem's pods (the CLI), the sandbox to the adapters.
+
+Also: check.py --placeholders RENDERED.yaml   (one line per value still holding REPLACE, for
+validate.sh; Secret `data` is decoded first)
 """
+import base64
+import binascii
+import ipaddress
+import os
 import re
 import sys
 
@@ -31,6 +50,30 @@ def labels_match(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def selector_matches(sel, labels):
+    """A LabelSelector (matchLabels and matchExpressions); an empty one matches everything."""
+    if sel is None:
+        return False
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        key, op, values = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def is_adapter(name):
+    return name.startswith("provider-") and name != "provider-sandbox"
+
+
 def section_of(deployment):
     """The config section a Deployment's service reads: rpc-edge -> EDGE, provider-x -> X."""
     if deployment == "rpc-edge":
@@ -44,6 +87,187 @@ def deployment_of(section, deployments):
         if section_of(name).upper().replace("-", "_") == section:
             return name
     return None
+
+
+def secret_values(secret):
+    """A Secret's values as strings (data decoded, stringData as is)."""
+    out = {}
+    for k, v in (secret.get("data") or {}).items():
+        try:
+            out[k] = base64.b64decode(str(v)).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            out[k] = str(v)
+    for k, v in (secret.get("stringData") or {}).items():
+        out[k] = str(v)
+    return out
+
+
+def secret_problem(key, value):
+    """What the services would refuse in the internal token or the data key, or None."""
+    if key == "PAYSYS__INTERNAL__TOKEN":
+        if len(value) < 32:
+            return "is shorter than 32 characters"
+        if not all(33 <= ord(ch) <= 126 for ch in value):
+            return "must be printable ASCII without spaces"
+    if key == "PAYSYS__SECRETS__DATA_KEY":
+        try:
+            raw = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return "is not base64"
+        if len(raw) != 32:
+            return "is not 32 bytes (base64 of `openssl rand 32`)"
+    return None
+
+
+# ---- NetworkPolicies ----------------------------------------------------------------------
+
+def policy_selects(policy, pod_labels):
+    types = policy["spec"].get("policyTypes") or ["Ingress"]
+    return "Ingress" in types and selector_matches(policy["spec"].get("podSelector"), pod_labels)
+
+
+def rule_ports_match(rule, number, named):
+    """Whether an ingress rule's ports admit TCP `number` on a pod whose named ports are `named`."""
+    ports = rule.get("ports") or []
+    if not ports:
+        return True
+    for p in ports:
+        if p.get("protocol", "TCP") != "TCP":
+            continue
+        port = p.get("port")
+        if port is None:
+            return True
+        if isinstance(port, str) and not port.isdigit():
+            if named.get(port) == number:
+                return True
+            continue
+        port = int(port)
+        if port == number or (p.get("endPort") and port <= number <= int(p["endPort"])):
+            return True
+    return False
+
+
+def peer_is_everything(peer):
+    """A peer admitting every source: any address (a /0 ipBlock) or every pod of every namespace."""
+    if "ipBlock" in peer:
+        try:
+            return ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False).prefixlen == 0
+        except ValueError:
+            return False
+    ns = peer.get("namespaceSelector")
+    return ns is not None and not ns.get("matchLabels") and not ns.get("matchExpressions") \
+        and not (peer.get("podSelector") or {}).get("matchLabels") \
+        and not (peer.get("podSelector") or {}).get("matchExpressions")
+
+
+def rule_from_everything(rule):
+    peers = rule.get("from") or []
+    return not peers or any(peer_is_everything(p) for p in peers)
+
+
+def peer_matches_pod(peer, pod_labels, ns_labels):
+    """Whether a peer admits a pod of the policy's own namespace with these labels."""
+    if "ipBlock" in peer:
+        return peer_is_everything(peer)
+    if "namespaceSelector" in peer and not selector_matches(peer["namespaceSelector"], ns_labels):
+        return False
+    if "podSelector" in peer:
+        return selector_matches(peer["podSelector"], pod_labels)
+    return "namespaceSelector" in peer
+
+
+def check_network_policies(by_kind, deployments, namespaces):
+    policies = list(by_kind.get("NetworkPolicy", {}).values())
+    ns_obj = (by_kind.get("Namespace") or {}).get(namespaces[0]) if len(namespaces) == 1 else None
+    ns_labels = dict((ns_obj or {}).get("metadata", {}).get("labels") or {})
+    if ns_obj is not None:
+        ns_labels["kubernetes.io/metadata.name"] = ns_obj["metadata"]["name"]
+
+    def labels_of(name):
+        return deployments[name]["spec"]["template"]["metadata"].get("labels", {})
+
+    def selecting(name):
+        return [p for p in policies if policy_selects(p, labels_of(name))]
+
+    def open_to_everything(name, number):
+        sel = selecting(name)
+        if not sel:
+            return True  # no policy: Kubernetes admits everything
+        named = deployments[name]["_named"]
+        return any(rule_from_everything(r) and rule_ports_match(r, number, named)
+                   for p in sel for r in p["spec"].get("ingress") or [])
+
+    def reachable(name, number, from_labels):
+        sel = selecting(name)
+        if not sel:
+            return True
+        named = deployments[name]["_named"]
+        return any(rule_ports_match(r, number, named)
+                   and (not r.get("from") or any(peer_matches_pod(peer, from_labels, ns_labels) for peer in r["from"]))
+                   for p in sel for r in p["spec"].get("ingress") or [])
+
+    for name, dep in deployments.items():
+        if not selecting(name):
+            err("Deployment %s: no NetworkPolicy selects it (all of its ports are open to everything)" % name)
+        named = dep["_named"]
+        public = set()
+        if name == "rpc-edge" and "http" in named:
+            public.add(named["http"])
+        if is_adapter(name) and "callback" in named:
+            public.add(named["callback"])
+        for number in sorted({v for v in dep["_ports"].values()}):
+            is_open = open_to_everything(name, number)
+            if is_open and number not in public:
+                what = "internal port" if is_adapter(name) and number == named.get("http") else "port"
+                err("NetworkPolicy: %s's %s %d is open to everything (only rpc-edge's API and the "
+                    "adapters' callback ports may be)" % (name, what, number))
+            elif not is_open and number in public:
+                err("NetworkPolicy: %s's public port %d is not open to everything (%s)"
+                    % (name, number, "merchants" if name == "rpc-edge" else "the provider's callbacks"))
+
+    # Who must still get through.
+    cli = {"app.kubernetes.io/part-of": "paysys", "app.kubernetes.io/name": "paysys-cli"}
+    needs = []
+    for name in deployments:
+        if is_adapter(name) and "rpc-edge" in deployments and "http" in deployments[name]["_named"]:
+            needs.append((name, deployments[name]["_named"]["http"], "rpc-edge", labels_of("rpc-edge")))
+        if name in ("notifier", "ledger") and "http" in deployments[name]["_named"]:
+            needs.append((name, deployments[name]["_named"]["http"], "a paysys CLI pod", cli))
+        if name == "provider-sandbox" and "http" in deployments[name]["_named"]:
+            for other in deployments:
+                if is_adapter(other) or other == "notifier":
+                    needs.append((name, deployments[name]["_named"]["http"], other, labels_of(other)))
+    for name, number, who, labels in needs:
+        if not reachable(name, number, labels):
+            err("NetworkPolicy: %s cannot reach %s:%d" % (who, name, number))
+
+    for p in policies:
+        if not any(policy_selects(p, labels_of(d)) for d in deployments) \
+                and (p["spec"].get("podSelector") or {}) != {}:
+            err("NetworkPolicy %s: selects no Deployment" % p["metadata"]["name"])
+
+
+def placeholders(docs):
+    """Every value still holding REPLACE: 'Kind/name path' (Secret data decoded)."""
+    out = []
+
+    def walk(node, path, where):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                k = str(k)
+                walk(v, path + ('["%s"]' % k if "." in k else ("." if path else "") + k), where)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, "%s[%d]" % (path, i), where)
+        elif isinstance(node, str) and "REPLACE" in node:
+            out.append("%s %s" % (where, path))
+
+    for d in docs:
+        where = "%s/%s" % (d["kind"], d["metadata"]["name"])
+        if d["kind"] == "Secret" and d.get("data"):
+            d = dict(d, data={k: secret_values({"data": {k: v}})[k] for k, v in d["data"].items()})
+        walk({k: v for k, v in d.items() if k not in ("apiVersion", "kind")}, "", where)
+    return out
 
 
 def main(overlay, path):
@@ -75,11 +299,14 @@ def main(overlay, path):
             err("Deployment %s: no terminationGracePeriodSeconds" % name)
         psc = pod.get("securityContext", {})
         ports = {}
+        named = {}
         for c in pod["containers"]:
             where = "Deployment %s container %s" % (name, c["name"])
             for p in c.get("ports", []):
                 ports[p.get("name")] = p["containerPort"]
                 ports[p["containerPort"]] = p["containerPort"]
+                if p.get("name"):
+                    named[p["name"]] = p["containerPort"]
             res = c.get("resources", {})
             for kind in ("requests", "limits"):
                 for r in ("cpu", "memory"):
@@ -148,6 +375,7 @@ def main(overlay, path):
         if not any(labels_match(s["spec"].get("selector"), pod_labels) for s in services.values()):
             err("Deployment %s: no Service selects it" % name)
         dep["_ports"] = ports
+        dep["_named"] = named
 
     for name, svc in services.items():
         targets = [d for d in deployments.values()
@@ -279,25 +507,134 @@ def main(overlay, path):
                 elif port not in [p["port"] for p in svc["spec"]["ports"]]:
                     err("ConfigMap %s: %s points at %s:%d, not a port of that Service" % (cm["metadata"]["name"], key, host, port))
 
+    # Provider adapters: an internal port `http` (LISTEN: gRPC, /readyz, /metrics) and a public
+    # port `callback` (CALLBACK_LISTEN: the provider's routes only), both in the Service.
+    for name, dep in deployments.items():
+        if not is_adapter(name):
+            continue
+        section = section_of(name).upper().replace("-", "_")
+        named = dep["_named"]
+        for port_name, key in (("http", "PAYSYS__%s__LISTEN" % section),
+                               ("callback", "PAYSYS__%s__CALLBACK_LISTEN" % section)):
+            if port_name not in named:
+                err("Deployment %s: no container port named %s" % (name, port_name))
+                continue
+            listen = config.get(key)
+            if listen is None:
+                err("Deployment %s: no %s in the ConfigMap" % (name, key))
+                continue
+            host, _, port = listen.rpartition(":")
+            if host not in ("0.0.0.0", "[::]"):
+                err("Deployment %s: %s=%s does not listen on all interfaces" % (name, key, listen))
+            if not port.isdigit() or int(port) != named[port_name]:
+                err("Deployment %s: %s=%s is not its `%s` container port %d"
+                    % (name, key, listen, port_name, named[port_name]))
+            svc = services.get(name)
+            if svc is not None and not any(p.get("name") == port_name and
+                                           p.get("targetPort", p["port"]) in (port_name, named[port_name])
+                                           for p in svc["spec"]["ports"]):
+                err("Service %s: no port %s targeting the container port %s" % (name, port_name, port_name))
+        if named.get("http") is not None and named.get("http") == named.get("callback"):
+            err("Deployment %s: internal and callback ports are the same" % name)
+
+    # Which port of an adapter's Service a URL uses: rpc-edge dials the internal one; everything
+    # else naming an adapter (public URLs, the sandbox's notify URLs) is a callback, which only
+    # the callback port serves.
+    for cm in configmaps.values():
+        for key, value in (cm.get("data") or {}).items():
+            m = re.match(r"^https?://([a-z0-9-]+):(\d+)(/|$)", str(value))
+            if not m or not is_adapter(m.group(1)) or m.group(1) not in deployments:
+                continue
+            host, port = m.group(1), int(m.group(2))
+            named = deployments[host]["_named"]
+            svc_port = {p["port"]: p.get("targetPort", p["port"])
+                        for p in services.get(host, {}).get("spec", {}).get("ports", [])}.get(port)
+            target = named.get(svc_port, svc_port)
+            want = "http" if key.startswith("PAYSYS__EDGE__PROVIDERS__") else "callback"
+            if svc_port is not None and target != named.get(want):
+                err("ConfigMap %s: %s=%s must use %s's %s port (%s)"
+                    % (cm["metadata"]["name"], key, value, host, want, named.get(want)))
+
+    # The internal token and the data key come from a Secret, for the services that need them.
+    dev_values = {}
+    dev_secret = os.path.join(os.path.dirname(os.path.abspath(__file__)), "overlays", "dev", "patches", "secret.yaml")
+    if os.path.isfile(dev_secret):
+        with open(dev_secret) as f:
+            for d in yaml.safe_load_all(f):
+                for k in ("PAYSYS__INTERNAL__TOKEN", "PAYSYS__SECRETS__DATA_KEY"):
+                    v = ((d or {}).get("stringData") or {}).get(k)
+                    if v:
+                        dev_values[k] = str(v)
+    for name, dep in deployments.items():
+        needs = []
+        if name != "provider-sandbox":
+            needs.append("PAYSYS__INTERNAL__TOKEN")
+        if name in ("rpc-edge", "notifier"):
+            needs.append("PAYSYS__SECRETS__DATA_KEY")
+        for c in dep["spec"]["template"]["spec"]["containers"]:
+            env = {}  # name -> (kind, value or None)
+            for ref in c.get("envFrom", []):
+                prefix = ref.get("prefix", "")
+                if "secretRef" in ref:
+                    sec = secrets.get(ref["secretRef"]["name"]) or {}
+                    for k, v in secret_values(sec).items():
+                        env[prefix + k] = ("Secret", v)
+                if "configMapRef" in ref:
+                    for k, v in (configmaps.get(ref["configMapRef"]["name"], {}).get("data") or {}).items():
+                        env[prefix + k] = ("ConfigMap", str(v))
+            for e in c.get("env", []):
+                vf = e.get("valueFrom") or {}
+                if "secretKeyRef" in vf:
+                    sec = secrets.get(vf["secretKeyRef"]["name"]) or {}
+                    env[e["name"]] = ("Secret", secret_values(sec).get(vf["secretKeyRef"]["key"]))
+                elif "configMapKeyRef" in vf:
+                    env[e["name"]] = ("ConfigMap", None)
+                else:
+                    env[e["name"]] = ("a literal env value", e.get("value"))
+            where = "Deployment %s container %s" % (name, c["name"])
+            for k in needs:
+                if k not in env:
+                    err("%s: no %s (from a Secret)" % (where, k))
+                    continue
+                kind, value = env[k]
+                if kind != "Secret":
+                    err("%s: %s comes from %s, not a Secret" % (where, k, kind))
+                if value is None or "REPLACE" in value:
+                    continue  # a placeholder: validate.sh reports it
+                problem = secret_problem(k, value)
+                if problem:
+                    err("%s: %s %s" % (where, k, problem))
+                if overlay != "dev" and dev_values.get(k) == value:
+                    err("%s: %s is the dev overlay's public value" % (where, k))
+    for k in ("PAYSYS__INTERNAL__TOKEN", "PAYSYS__SECRETS__DATA_KEY"):
+        if k in config:
+            err("ConfigMap: %s is a secret; it belongs in the Secret" % k)
+
+    # Merchant notifications outside dev: public destinations over HTTPS only.
+    if overlay != "dev" and "notifier" in deployments:
+        for key, want in (("PAYSYS__NOTIFIER__ALLOW_PRIVATE_DESTINATIONS", "false"),
+                          ("PAYSYS__NOTIFIER__REQUIRE_HTTPS", "true")):
+            if config.get(key, "").lower() != want:
+                err("ConfigMap: %s must be %r outside dev (it is %r)" % (key, want, config.get(key)))
+
+    check_network_policies(by_kind, deployments, namespaces)
+
     for e in errors:
         print("ERROR %s: %s" % (overlay, e))
     if not errors:
-        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs)" % (
+        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs, %d NetworkPolicies)" % (
             overlay, len(deployments), len(services), len(by_kind.get("PodDisruptionBudget", {})),
-            len(by_kind.get("HorizontalPodAutoscaler", {}))))
-        placeholders = [k if s["metadata"]["name"] == "paysys-secrets" else "%s/%s" % (s["metadata"]["name"], k)
-                        for s in secrets.values() for k, v in (s.get("stringData") or {}).items()
-                        if "REPLACE" in str(v)]
-        if placeholders:
-            print("NOTE  %s: Secret placeholders to replace before applying: %s" % (overlay, ", ".join(sorted(placeholders))))
-        placeholders = sorted(k for k, v in config.items() if "REPLACE" in v)
-        if placeholders:
-            print("NOTE  %s: ConfigMap placeholders to replace before applying: %s" % (overlay, ", ".join(placeholders)))
+            len(by_kind.get("HorizontalPodAutoscaler", {})), len(by_kind.get("NetworkPolicy", {}))))
     return 1 if errors else 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.stderr.write("usage: check.py OVERLAY RENDERED.yaml\n")
+        sys.stderr.write("usage: check.py OVERLAY RENDERED.yaml | check.py --placeholders RENDERED.yaml\n")
         sys.exit(2)
+    if sys.argv[1] == "--placeholders":
+        with open(sys.argv[2]) as f:
+            for line in placeholders([d for d in yaml.safe_load_all(f) if d]):
+                print(line)
+        sys.exit(0)
     sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -7,17 +7,24 @@
 #   3. deploy/check.py: cross references and PaySystem's rules (probes, resources,
 #      securityContext, PDBs, HPAs, no sandbox outside dev, service URLs resolve);
 #   4. with a real kustomize, deploy/render.py must render the same resources, so the
-#      fallback stays faithful (and the kustomizations stay within its subset).
+#      fallback stays faithful (and the kustomizations stay within its subset);
+#   5. placeholders: every rendered value still holding REPLACE is listed. The dev overlay must
+#      hold none (it runs as is). An overlay whose name starts with `prod` fails with the list,
+#      unless ALLOW_PLACEHOLDERS=1, which prints it as a warning: the committed prod overlay is
+#      a template, so CI validates it with ALLOW_PLACEHOLDERS=1, and a real deployment's copy
+#      (with its values filled in) without. Other overlays just list them.
 # Before rendering an overlay it runs the overlay's own *.sh scripts, which make its git-ignored
 # inputs (dev: the sandbox's Netopia keys). Exits non-zero on the first overlay that fails any step.
 #
 # Environment: RENDERER=auto|kustomize|kubectl|python (default auto),
 #              K8S_VERSIONS="1.28.0 latest" (oldest supported and newest bundled schemas),
-#              OVERLAYS="dev prod" (default: every directory under deploy/overlays).
+#              OVERLAYS="dev prod" (default: every directory under deploy/overlays),
+#              ALLOW_PLACEHOLDERS=1 (REPLACE placeholders in prod* overlays warn instead of fail).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RENDERER=${RENDERER:-auto}
+ALLOW_PLACEHOLDERS=${ALLOW_PLACEHOLDERS:-0}
 K8S_VERSIONS=${K8S_VERSIONS:-"1.28.0 latest"}
 PYTHON=${PYTHON:-python3}
 
@@ -134,6 +141,31 @@ if a != b:
     sys.exit(1)
 print("fallback   deploy/render.py renders the same %d resources" % len(a))
 EOF
+    fi
+
+    # REPLACE placeholders left in rendered values (Secret data decoded).
+    "$PYTHON" "$here/check.py" --placeholders "$out" >"$tmp/$o.placeholders" || die "$o: listing placeholders failed"
+    n=$(grep -c . "$tmp/$o.placeholders" || true)
+    if [ "$n" -eq 0 ]; then
+        say "placeholders none"
+    else
+        case "$o" in
+            dev)
+                sed 's/^/           /' "$tmp/$o.placeholders" >&2
+                die "$o: $n value(s) above still hold REPLACE; the dev overlay must run as is (give them dev values in overlays/dev/patches)" ;;
+            prod*)
+                if [ "$ALLOW_PLACEHOLDERS" = 1 ]; then
+                    say "WARNING    $o: $n value(s) still hold REPLACE placeholders (allowed: ALLOW_PLACEHOLDERS=1, a template):"
+                    sed 's/^/           /' "$tmp/$o.placeholders"
+                else
+                    printf '%s\n' "validate.sh: $o: $n value(s) still hold REPLACE placeholders:" >&2
+                    sed 's/^/           /' "$tmp/$o.placeholders" >&2
+                    die "$o: replace them before applying (deploy/README.md); to validate the committed template, set ALLOW_PLACEHOLDERS=1"
+                fi ;;
+            *)
+                say "NOTE       $o: $n value(s) still hold REPLACE placeholders:"
+                sed 's/^/           /' "$tmp/$o.placeholders" ;;
+        esac
     fi
 done
 
