@@ -11,16 +11,13 @@ use paysys_platform::outbox::claim;
 use sqlx::PgPool;
 use std::sync::Arc;
 
-/// Database errors are retried, except integrity violations (class 23: a CHECK, the balance
-/// trigger), which would fail the same way every time.
+/// Database errors are retried (with backoff, while the database is down), except integrity
+/// violations (class 23: a CHECK, the balance trigger) and data exceptions (class 22), which
+/// would fail the same way every time ([`HandleError::database`]).
 fn db_error(e: sqlx::Error) -> HandleError {
-    let deterministic = matches!(&e, sqlx::Error::Database(d)
-        if d.code().is_some_and(|c| c.starts_with("23")));
-    let e = anyhow::Error::from(e).context("ledger database");
-    if deterministic {
-        HandleError::Poison(e)
-    } else {
-        HandleError::Transient(e)
+    match HandleError::database(e) {
+        HandleError::Poison(e) => HandleError::Poison(e.context("ledger database")),
+        HandleError::Transient(e) => HandleError::Transient(e.context("ledger database")),
     }
 }
 

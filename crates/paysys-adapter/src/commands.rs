@@ -23,12 +23,18 @@ pub async fn handle(kit: Kit, msg: Message) -> Result<(), HandleError> {
     };
     match kit.start(&start).await {
         Ok(_) => Ok(()),
-        Err(e @ (ProviderError::Invalid(_) | ProviderError::Refused(_))) => {
+        Err(
+            e @ (ProviderError::Invalid(_)
+            | ProviderError::Refused(_)
+            | ProviderError::Unsupported(_)),
+        ) => {
             tracing::warn!(provider = kit.provider.name(), order_id = %start.order_id, error = %e, "start refused for good; the order fails");
             kit.fail_unstarted(&start.merchant_id, &start.order_id, &e.to_string())
                 .await
                 .map_err(HandleError::Transient)
         }
+        Err(e @ ProviderError::NotFound(_)) => Err(HandleError::Poison(anyhow::anyhow!("{e}"))),
+        // The provider or our database unreachable: retried with backoff until it is back.
         Err(e) => Err(HandleError::Transient(anyhow::anyhow!("{e}"))),
     }
 }

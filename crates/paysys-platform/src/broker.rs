@@ -3,6 +3,11 @@
 //! confirms with `mandatory` (an unroutable message is an error, not a silent loss), manual acks
 //! after the handler's database commit, and our own reconnect loop with backoff (lapin's
 //! auto-recovery has hung on broker restarts, lapin issue 450).
+//!
+//! A handler that fails because its database or a dependency is down does not burn the queue's
+//! delivery limit: the consumer keeps the delivery and retries it in place with exponential
+//! backoff and jitter ([`Backoff`]), so the prefetch window fills and consumption pauses until
+//! the dependency is back. Only poison (undecodable, invalid) goes to the dead-letter queue.
 
 use crate::config::AmqpSettings;
 use crate::shutdown::Shutdown;
@@ -20,9 +25,18 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use tracing::Instrument;
+
+/// lapin itself, for tools that read the broker below this module's API (`paysys dlq`).
+pub use lapin;
+
+/// How long a connection attempt may take before the caller gives up on it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a batch's publishes and their confirms may take; the outbox lease is longer, so a
+/// relay gives a batch up before another relay may claim its rows.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A message as a consumer sees it.
 #[derive(Debug, Clone)]
@@ -34,14 +48,95 @@ pub struct Message {
     pub redelivered: bool,
 }
 
-/// How a handler failed: a poison message goes to the dead-letter exchange at once, a transient
-/// failure (database down) is requeued until the queue's delivery limit.
+/// How a handler failed. Poison: the message itself is wrong (undecodable, invalid, refused by
+/// a constraint) and goes to the dead-letter exchange at once. Transient: something it needs is
+/// down (database, a provider); the consumer holds the delivery and retries it with backoff
+/// ([`Backoff`]), so an outage never dead-letters good messages.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     #[error("poison message: {0:#}")]
     Poison(anyhow::Error),
     #[error("transient failure: {0:#}")]
     Transient(anyhow::Error),
+}
+
+impl HandleError {
+    /// A database error, classified: data exceptions and integrity violations (SQLSTATE classes
+    /// 22 and 23) and values that cannot be encoded or decoded fail the same way every time, so
+    /// they are poison; everything else (connection refused or lost, pool timeout, serialization
+    /// failure, deadlock, admin shutdown, a table not migrated yet) is transient.
+    pub fn database(e: sqlx::Error) -> Self {
+        let permanent = match &e {
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+            sqlx::Error::Encode(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::TypeNotFound { .. } => true,
+            _ => false,
+        };
+        if permanent {
+            HandleError::Poison(e.into())
+        } else {
+            HandleError::Transient(e.into())
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HandleError::Transient(_))
+    }
+}
+
+/// How a consumer retries a delivery whose handler failed transiently: after `initial`,
+/// doubling up to `max`, each delay drawn in its upper half (jitter, so replicas do not retry in
+/// step). The delivery is held meanwhile (no redelivery, the delivery limit untouched) for at
+/// most `hold`, then requeued once: below RabbitMQ's `consumer_timeout` (30 min), after which the
+/// broker would close the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    pub hold: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            hold: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .initial
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(30)))
+            .min(self.max);
+        let half = ceiling / 2;
+        half + ceiling.saturating_sub(half).mul_f64(rand::random::<f64>())
+    }
+}
+
+/// How [`consume_with`] runs: handlers at once (1 keeps the queue's order), and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumeOptions {
+    pub concurrency: usize,
+    pub backoff: Backoff,
+}
+
+/// `<prefix><exchange>.dead`, where dead letters wait for `paysys dlq`.
+pub fn dead_letter_queue(settings: &AmqpSettings) -> String {
+    settings.queue(&format!("{}.dead", settings.exchange))
+}
+
+/// Records whether the broker answered the last attempt to reach it (`paysys_broker_connected`).
+pub(crate) fn set_connected(up: bool) {
+    metrics::gauge!("paysys_broker_connected").set(if up { 1.0 } else { 0.0 });
 }
 
 pub type Handler =
@@ -57,8 +152,12 @@ pub async fn connect(settings: &AmqpSettings, shutdown: &Shutdown) -> Option<Con
         )
         .await
         {
-            Ok(c) => return Some(c),
+            Ok(c) => {
+                set_connected(true);
+                return Some(c);
+            }
             Err(e) => {
+                set_connected(false);
                 // The URL holds the password: log the error only.
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ connect failed");
             }
@@ -92,7 +191,7 @@ pub async fn declare_exchanges(ch: &Channel, settings: &AmqpSettings) -> lapin::
         FieldTable::default(),
     )
     .await?;
-    let dead = settings.queue(&format!("{}.dead", settings.exchange));
+    let dead = dead_letter_queue(settings);
     declare_quorum(ch, &dead, None, settings.queue_expires_ms).await?;
     ch.queue_bind(
         dead.into(),
@@ -217,9 +316,42 @@ impl Publisher {
         *self.state.lock().await = None;
     }
 
+    /// The settings it publishes with.
+    pub fn settings(&self) -> &AmqpSettings {
+        &self.settings
+    }
+
+    /// Connects (or checks the connection) within [`CONNECT_TIMEOUT`]: the relay calls it before
+    /// claiming rows, so a broker outage never leaves rows claimed while it waits.
+    pub async fn ensure_connected(&self) -> anyhow::Result<()> {
+        self.connected_channel().await.map(|_| ())
+    }
+
+    async fn connected_channel(&self) -> anyhow::Result<Channel> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.channel()).await {
+            Ok(r) => r,
+            Err(_) => {
+                set_connected(false);
+                anyhow::bail!("RabbitMQ unreachable for {CONNECT_TIMEOUT:?}")
+            }
+        }
+    }
+
     /// Publishes a batch; returns, per message, whether the broker confirmed it as routed.
+    /// Connecting, publishing and the confirms are bounded ([`CONNECT_TIMEOUT`],
+    /// [`PUBLISH_TIMEOUT`]); a timeout is an error and the channel is dropped.
     pub async fn publish_batch(&self, batch: &[Outgoing<'_>]) -> anyhow::Result<Vec<bool>> {
-        let ch = self.channel().await?;
+        let ch = self.connected_channel().await?;
+        match tokio::time::timeout(PUBLISH_TIMEOUT, self.publish_on(&ch, batch)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.reset().await;
+                anyhow::bail!("RabbitMQ did not confirm within {PUBLISH_TIMEOUT:?}")
+            }
+        }
+    }
+
+    async fn publish_on(&self, ch: &Channel, batch: &[Outgoing<'_>]) -> anyhow::Result<Vec<bool>> {
         let mut pending = Vec::with_capacity(batch.len());
         for m in batch {
             let props = BasicProperties::default()
@@ -240,7 +372,7 @@ impl Publisher {
                 )
                 .await
             {
-                Ok(confirm) => pending.push(Some(confirm)),
+                Ok(confirm) => pending.push(confirm),
                 Err(e) => {
                     self.reset().await;
                     return Err(e.into());
@@ -248,27 +380,24 @@ impl Publisher {
             }
         }
         let mut out = Vec::with_capacity(pending.len());
-        for (i, p) in pending.into_iter().enumerate() {
-            let ok = match p {
-                Some(confirm) => match confirm.await {
-                    Ok(Confirmation::Ack(None)) => true,
-                    Ok(Confirmation::Ack(Some(_))) => {
-                        tracing::warn!(
-                            routing_key = batch[i].routing_key,
-                            "unroutable message returned; will retry"
-                        );
-                        false
-                    }
-                    Ok(other) => {
-                        tracing::warn!(?other, "broker did not confirm message");
-                        false
-                    }
-                    Err(e) => {
-                        self.reset().await;
-                        return Err(e.into());
-                    }
-                },
-                None => false,
+        for (i, confirm) in pending.into_iter().enumerate() {
+            let ok = match confirm.await {
+                Ok(Confirmation::Ack(None)) => true,
+                Ok(Confirmation::Ack(Some(_))) => {
+                    tracing::warn!(
+                        routing_key = batch[i].routing_key,
+                        "unroutable message returned; will retry"
+                    );
+                    false
+                }
+                Ok(other) => {
+                    tracing::warn!(?other, "broker did not confirm message");
+                    false
+                }
+                Err(e) => {
+                    self.reset().await;
+                    return Err(e.into());
+                }
             };
             out.push(ok);
         }
@@ -308,12 +437,16 @@ pub async fn consume(
     handler: Handler,
     shutdown: Shutdown,
 ) {
-    let concurrency = settings.prefetch.max(1) as usize;
-    consume_with(settings, queue, bindings, handler, shutdown, concurrency).await
+    let options = ConsumeOptions {
+        concurrency: settings.prefetch.max(1) as usize,
+        backoff: Backoff::default(),
+    };
+    consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
 
 /// As [`consume`], but one message at a time, in the queue's order: for a consumer whose effects
-/// must follow the order events were published in (the notifier, per order).
+/// must follow the order events were published in (the notifier, per order). A transient
+/// failure is retried in place, so it never reorders the queue either.
 pub async fn consume_in_order(
     settings: AmqpSettings,
     queue: String,
@@ -321,17 +454,34 @@ pub async fn consume_in_order(
     handler: Handler,
     shutdown: Shutdown,
 ) {
-    consume_with(settings, queue, bindings, handler, shutdown, 1).await
+    let options = ConsumeOptions {
+        concurrency: 1,
+        backoff: Backoff::default(),
+    };
+    consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
 
-async fn consume_with(
+/// What became of one delivery.
+enum Settled {
+    Ack,
+    DeadLetter,
+    Requeue,
+    /// The channel closed while the delivery was held: the broker has requeued it already.
+    Lost,
+}
+
+/// As [`consume`], with explicit concurrency and retry backoff (tests shorten it).
+pub async fn consume_with(
     settings: AmqpSettings,
     queue: String,
     bindings: Vec<String>,
     handler: Handler,
     shutdown: Shutdown,
-    concurrency: usize,
+    options: ConsumeOptions,
 ) {
+    crate::broker_watch::ensure_running(&settings, &shutdown);
+    let concurrency = options.concurrency.max(1);
+    let backoff = options.backoff;
     while !shutdown.is_triggered() {
         let Some(conn) = connect(&settings, &shutdown).await else {
             return;
@@ -356,6 +506,8 @@ async fn consume_with(
                 .for_each_concurrent(concurrency, |delivery| {
                     let handler = handler.clone();
                     let queue = queue.clone();
+                    let shutdown = shutdown.clone();
+                    let ch = ch.clone();
                     async move {
                         let delivery = match delivery {
                             Ok(d) => d,
@@ -377,18 +529,18 @@ async fn consume_with(
                         };
                         let span = tracing::info_span!("consume", queue = %queue, routing_key = %msg.routing_key, message_id = ?msg.message_id);
                         telemetry::set_parent_from(&span, &msg.headers);
-                        let res = handler(msg).instrument(span).await;
-                        let ack = match res {
-                            Ok(()) => delivery.ack(Default::default()).await,
-                            Err(HandleError::Poison(e)) => {
-                                tracing::error!(error = %format!("{e:#}"), "dead-lettering poison message");
+                        let settled = handle_with_retries(
+                            &handler, msg, &span, &ch, &queue, &shutdown, backoff,
+                        )
+                        .await;
+                        let ack = match settled {
+                            Settled::Ack => delivery.ack(Default::default()).await,
+                            Settled::DeadLetter => {
                                 delivery
                                     .reject(BasicRejectOptions { requeue: false })
                                     .await
                             }
-                            Err(HandleError::Transient(e)) => {
-                                tracing::warn!(error = %format!("{e:#}"), "handler failed; requeueing");
-                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            Settled::Requeue => {
                                 delivery
                                     .nack(BasicNackOptions {
                                         requeue: true,
@@ -396,6 +548,7 @@ async fn consume_with(
                                     })
                                     .await
                             }
+                            Settled::Lost => return,
                         };
                         if let Err(e) = ack {
                             tracing::warn!(error = %e, "ack failed; message will be redelivered");
@@ -417,5 +570,86 @@ async fn consume_with(
             tracing::warn!(queue = %queue, "consumer stream ended; reconnecting");
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// Runs the handler until it succeeds, finds the message poison, or has been retried for
+/// `backoff.hold`; transient failures wait out their backoff while the delivery stays unacked.
+async fn handle_with_retries(
+    handler: &Handler,
+    msg: Message,
+    span: &tracing::Span,
+    ch: &Channel,
+    queue: &str,
+    shutdown: &Shutdown,
+    backoff: Backoff,
+) -> Settled {
+    let held_since = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let e = match handler(msg.clone()).instrument(span.clone()).await {
+            Ok(()) => {
+                if attempt > 0 {
+                    tracing::info!(parent: span, attempts = attempt + 1, "handled after transient failures");
+                }
+                return Settled::Ack;
+            }
+            Err(HandleError::Poison(e)) => {
+                tracing::error!(parent: span, error = %format!("{e:#}"), "dead-lettering poison message");
+                metrics::counter!("paysys_consumer_dead_lettered_total", "queue" => queue.to_string())
+                    .increment(1);
+                return Settled::DeadLetter;
+            }
+            Err(HandleError::Transient(e)) => e,
+        };
+        attempt += 1;
+        metrics::counter!("paysys_consumer_transient_failures_total", "queue" => queue.to_string())
+            .increment(1);
+        let delay = backoff.delay(attempt);
+        if held_since.elapsed() + delay > backoff.hold {
+            tracing::warn!(parent: span, error = %format!("{e:#}"), attempts = attempt, "handler still failing; requeueing");
+            return Settled::Requeue;
+        }
+        tracing::warn!(parent: span, error = %format!("{e:#}"), attempt, retry_in_ms = delay.as_millis() as u64, "handler failed; retrying later");
+        tokio::select! {
+            _ = shutdown.wait() => return Settled::Requeue,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        if !ch.status().connected() {
+            return Settled::Lost;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_initial_to_max_with_jitter_in_the_upper_half() {
+        let b = Backoff::default();
+        for attempt in 1..=40 {
+            let ceiling = (Duration::from_millis(100) * 2u32.pow((attempt - 1).min(20)))
+                .min(Duration::from_secs(30));
+            for _ in 0..20 {
+                let d = b.delay(attempt);
+                assert!(
+                    d >= ceiling / 2 && d <= ceiling,
+                    "attempt {attempt}: {d:?} outside [{:?}, {ceiling:?}]",
+                    ceiling / 2
+                );
+            }
+        }
+        assert!(b.delay(u32::MAX) <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn database_errors_are_transient_unless_the_message_causes_them() {
+        assert!(HandleError::database(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(HandleError::database(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        )))
+        .is_transient());
+        assert!(!HandleError::database(sqlx::Error::Decode("bad".into())).is_transient());
     }
 }

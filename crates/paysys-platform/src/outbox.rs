@@ -2,9 +2,19 @@
 //! in one transaction (`enqueue`); the relay publishes rows with confirms and deletes them only
 //! once the broker confirmed, so a crash anywhere republishes rather than loses. Consumers dedup
 //! on the message id inside the transaction of their effect (`claim`).
+//!
+//! The relay holds no database transaction across broker I/O: it claims a batch with a lease
+//! (`claimed_until`, `FOR UPDATE SKIP LOCKED`, one short statement), publishes with confirms
+//! (bounded by timeouts), then deletes the published rows in a second short transaction. A relay
+//! that dies after claiming leaves rows that are due again once the lease ends. Any number of
+//! relays may run on one outbox and each order's events still leave in the order they were
+//! written: an event carries its order's key (`order_key`), and a row is claimed only when no
+//! earlier row of its order is left (published rows are deleted), so an order's next event waits
+//! until the previous one is confirmed.
 
 use crate::broker::{Outgoing, Publisher};
 use crate::shutdown::Shutdown;
+use prost::Message as _;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +38,20 @@ CREATE TABLE IF NOT EXISTS inbox (
     message_id  UUID PRIMARY KEY,
     received_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- Several relays per outbox (issue 9): the order an event belongs to, and the lease of the
+-- relay publishing a row. ALTER, so outboxes created before gain them.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS order_key TEXT;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS claimed_until TIMESTAMPTZ;
+CREATE INDEX IF NOT EXISTS outbox_order_key ON outbox (order_key, id) WHERE order_key IS NOT NULL;
 "#;
+
+/// How long a claimed batch is reserved for its relay: longer than connecting and publishing
+/// may take ([`crate::broker::CONNECT_TIMEOUT`], [`crate::broker::PUBLISH_TIMEOUT`]), short
+/// enough that a dead relay's rows are soon published by another.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// Rows claimed per batch.
+const BATCH: i64 = 200;
 
 /// Wakes the relay right after a commit, so events do not wait for the poll interval.
 #[derive(Clone, Default)]
@@ -51,16 +74,27 @@ pub async fn enqueue(
 ) -> sqlx::Result<()> {
     let headers = crate::telemetry::current_context_headers();
     sqlx::query(
-        "INSERT INTO outbox (message_id, exchange, routing_key, payload, headers) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (message_id, exchange, routing_key, payload, headers, order_key) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(message_id)
     .bind(exchange)
     .bind(routing_key)
     .bind(payload)
     .bind(sqlx::types::Json(headers))
+    .bind(order_key(routing_key, payload))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The order a domain event belongs to, whose events must leave in sequence; None for other
+/// messages (provider commands), which carry no order between them.
+fn order_key(routing_key: &str, payload: &[u8]) -> Option<String> {
+    if !crate::events::ALL.contains(&routing_key) {
+        return None;
+    }
+    let event = paysys_proto::Event::decode(payload).ok()?;
+    (!event.order_id.is_empty()).then(|| format!("{}\u{1f}{}", event.merchant_id, event.order_id))
 }
 
 /// Records `message_id` as consumed; false when it was already (a redelivery: skip the effect).
@@ -75,56 +109,82 @@ pub async fn claim(
     Ok(r.rows_affected() == 1)
 }
 
-/// Relays the outbox to RabbitMQ until shutdown.
+/// Relays the outbox to RabbitMQ until shutdown. Failures (broker or database down) are retried
+/// with backoff, up to 5 s between attempts.
 pub async fn relay(
     pool: PgPool,
     publisher: Arc<Publisher>,
     signal: OutboxSignal,
     shutdown: Shutdown,
 ) {
+    crate::broker_watch::ensure_running(publisher.settings(), &shutdown);
+    let mut failing = Duration::ZERO;
     loop {
         if shutdown.is_triggered() {
             return;
         }
-        let relayed = match relay_batch(&pool, &publisher).await {
-            Ok(n) => n,
+        let wait = match relay_batch(&pool, &publisher).await {
+            Ok(0) => {
+                failing = Duration::ZERO;
+                Duration::from_millis(250)
+            }
+            Ok(_) => {
+                failing = Duration::ZERO;
+                continue;
+            }
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "outbox relay failed; retrying");
-                0
+                failing = (failing * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = failing.as_millis() as u64, "outbox relay failed; retrying");
+                failing
             }
         };
-        if relayed == 0 {
-            tokio::select! {
-                _ = shutdown.wait() => return,
-                _ = signal.0.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = signal.0.notified(), if failing.is_zero() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
-async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+/// One claimed outbox row.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub message_id: uuid::Uuid,
+    pub exchange: String,
+    pub routing_key: String,
+    pub payload: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Claims up to `limit` due rows for `lease`, in one statement (no transaction stays open):
+/// rows not leased by another relay and not backing off, and of each order only its oldest row.
+/// Returned in outbox order.
+pub async fn claim_batch(pool: &PgPool, lease: Duration, limit: i64) -> sqlx::Result<Vec<Claimed>> {
     let rows = sqlx::query(
-        "SELECT id, message_id, exchange, routing_key, payload, headers FROM outbox
-         WHERE available_at <= now() ORDER BY id LIMIT 200 FOR UPDATE SKIP LOCKED",
+        "WITH due AS (
+             SELECT o.id FROM outbox o
+             WHERE o.available_at <= now()
+               AND (o.claimed_until IS NULL OR o.claimed_until <= now())
+               AND (o.order_key IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM outbox earlier
+                     WHERE earlier.order_key = o.order_key AND earlier.id < o.id))
+             ORDER BY o.id
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE outbox SET claimed_until = now() + make_interval(secs => $1)
+         FROM due WHERE outbox.id = due.id
+         RETURNING outbox.id, outbox.message_id, outbox.exchange, outbox.routing_key,
+                   outbox.payload, outbox.headers",
     )
-    .fetch_all(&mut *tx)
+    .bind(lease.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
     .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    struct Row_ {
-        id: i64,
-        message_id: uuid::Uuid,
-        exchange: String,
-        routing_key: String,
-        payload: Vec<u8>,
-        headers: BTreeMap<String, String>,
-    }
-    let items: Vec<Row_> = rows
+    let mut claimed: Vec<Claimed> = rows
         .iter()
-        .map(|r| Row_ {
+        .map(|r| Claimed {
             id: r.get("id"),
             message_id: r.get("message_id"),
             exchange: r.get("exchange"),
@@ -135,6 +195,17 @@ async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usi
                 .0,
         })
         .collect();
+    claimed.sort_by_key(|c| c.id);
+    Ok(claimed)
+}
+
+async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usize> {
+    // Connect first: rows are never leased while the broker is unreachable.
+    publisher.ensure_connected().await?;
+    let items = claim_batch(pool, LEASE, BATCH).await?;
+    if items.is_empty() {
+        return Ok(0);
+    }
     let outgoing: Vec<Outgoing<'_>> = items
         .iter()
         .map(|i| Outgoing {
@@ -145,27 +216,40 @@ async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usi
             headers: &i.headers,
         })
         .collect();
-    let confirmed = publisher.publish_batch(&outgoing).await?;
-    let (done, failed): (Vec<i64>, Vec<i64>) = {
-        let mut d = Vec::new();
-        let mut f = Vec::new();
-        for (i, ok) in items.iter().zip(confirmed) {
-            if ok {
-                d.push(i.id)
-            } else {
-                f.push(i.id)
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let confirmed = match publisher.publish_batch(&outgoing).await {
+        Ok(c) => c,
+        Err(e) => {
+            // Give the lease back so another attempt (ours or another relay's) takes them soon.
+            let released = sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1)")
+                .bind(&ids)
+                .execute(pool)
+                .await;
+            if let Err(r) = released {
+                tracing::warn!(error = %r, "cannot release claimed outbox rows; they wait for the lease");
             }
+            return Err(e);
         }
-        (d, f)
     };
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (id, ok) in ids.iter().zip(confirmed) {
+        if ok {
+            done.push(*id)
+        } else {
+            failed.push(*id)
+        }
+    }
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
         .bind(&done)
         .execute(&mut *tx)
         .await?;
     if !failed.is_empty() {
-        // Unroutable (no queue bound yet) or refused: back off, keep the row.
+        // Unroutable (no queue bound yet) or refused: back off, keep the row (and, by its
+        // order key, every later event of its order).
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1,
+            "UPDATE outbox SET attempts = attempts + 1, claimed_until = NULL,
              available_at = now() + make_interval(secs => LEAST(30, 0.5 * power(2, LEAST(attempts, 6))))
              WHERE id = ANY($1)",
         )
@@ -175,5 +259,7 @@ async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usi
     }
     tx.commit().await?;
     metrics::counter!("paysys_outbox_published_total").increment(done.len() as u64);
+    // Rows are claimed one per order per batch: report the batch, so the loop claims again at
+    // once while anything was published.
     Ok(done.len())
 }

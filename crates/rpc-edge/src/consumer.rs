@@ -44,7 +44,8 @@ pub async fn handle(pool: PgPool, msg: Message) -> Result<(), HandleError> {
     let (id, e) = decode(&msg)?;
     let occurred = chrono::DateTime::parse_from_rfc3339(&e.occurred_at)
         .map_err(|_| HandleError::Poison(anyhow::anyhow!("occurred_at is not RFC 3339")))?;
-    let t = |e: sqlx::Error| HandleError::Transient(e.into());
+    // The database down is retried with backoff; an error the event itself causes is poison.
+    let t = HandleError::database;
     let mut tx = pool.begin().await.map_err(t)?;
     if !claim(&mut tx, id).await.map_err(t)? {
         return Ok(());
