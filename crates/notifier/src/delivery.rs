@@ -3,10 +3,13 @@
 //! POSTs each stored body with Standard Webhooks headers to the merchant's URL for its method,
 //! records the attempt, and schedules the next one or dead-letters the notification. Skipped
 //! notifications are never leased (only pending ones are); a replay makes them pending.
+//! Only checked destinations are connected to (`destination`), and nothing a merchant answers
+//! beyond its status code is recorded or logged.
 
 use crate::body;
 use crate::config::NotifierSettings;
 use crate::consumer::{bad_secret, no_endpoint};
+use crate::destination::{self, GuardedResolver, Policy};
 use crate::schedule;
 use crate::store::{self, AttemptResult, Leased, Next};
 use paysys_platform::{signing, Shutdown};
@@ -18,12 +21,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-/// How much of a failing merchant's answer is kept in `last_error`.
-const ERROR_BODY_CHARS: usize = 200;
-
 pub struct Worker {
     pool: PgPool,
     client: reqwest::Client,
+    policy: Policy,
     settings: NotifierSettings,
     wake: Arc<Notify>,
 }
@@ -34,15 +35,22 @@ impl Worker {
         settings: NotifierSettings,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
+        let policy = Policy::from_settings(&settings);
         let client = reqwest::Client::builder()
             .timeout(settings.request_timeout())
-            // A redirect would turn the POST into a GET elsewhere: count it as a failure.
+            // A redirect would turn the POST into a GET elsewhere, to a destination nobody
+            // checked: count it as a failure.
             .redirect(reqwest::redirect::Policy::none())
+            // Every name is resolved and checked by us; a proxy from the environment would
+            // resolve it instead.
+            .no_proxy()
+            .dns_resolver(GuardedResolver::new(policy))
             .user_agent(concat!("PaySystem-Notifier/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             pool,
             client,
+            policy,
             settings,
             wake,
         })
@@ -167,15 +175,46 @@ impl Worker {
         Ok(())
     }
 
-    /// One HTTP attempt. The URL is never logged or recorded: merchants put tokens in it.
+    /// One HTTP attempt. The URL is never logged or recorded: merchants put tokens in it. Nor
+    /// is the merchant's answer beyond its status: it could be anything, an internal page
+    /// included, and `last_error` is shown to operators.
     async fn post(&self, leased: &Leased, url: &str, key: &[u8], body: String) -> AttemptResult {
+        let start = Instant::now();
+        let (http_status, error) = match self.send(leased, url, key, body).await {
+            Ok(status) if status.is_success() => (Some(status.as_u16()), None),
+            Ok(status) if status.is_redirection() => (
+                Some(status.as_u16()),
+                Some(format!("HTTP {status} (redirects are not followed)")),
+            ),
+            Ok(status) => (Some(status.as_u16()), Some(format!("HTTP {status}"))),
+            Err(error) => (None, Some(error)),
+        };
+        AttemptResult {
+            http_status,
+            error,
+            duration: start.elapsed(),
+        }
+    }
+
+    /// Sends to a checked destination; the status, or what went wrong in our words.
+    async fn send(
+        &self,
+        leased: &Leased,
+        url: &str,
+        key: &[u8],
+        body: String,
+    ) -> Result<reqwest::StatusCode, String> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|_| "connect refused: the notification URL is not a valid URL".to_string())?;
+        self.policy
+            .check_url(&parsed)
+            .map_err(|r| format!("connect refused: {r}"))?;
         let id = leased.id.to_string();
         let timestamp = chrono::Utc::now().timestamp();
         let signature = signing::standard_webhooks_signature(key, &id, timestamp, body.as_bytes());
-        let start = Instant::now();
         let sent = self
             .client
-            .post(url)
+            .post(parsed)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -183,40 +222,17 @@ impl Worker {
             .body(body)
             .send()
             .await;
-        let (http_status, error) = match sent {
-            Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
-            Ok(mut resp) => {
-                let status = resp.status();
-                let head = match resp.chunk().await {
-                    Ok(Some(bytes)) => String::from_utf8_lossy(&bytes)
-                        .chars()
-                        .take(ERROR_BODY_CHARS)
-                        .collect::<String>(),
-                    _ => String::new(),
-                };
-                let error = if head.trim().is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    format!("HTTP {status}: {}", head.trim())
-                };
-                (Some(status.as_u16()), Some(error))
-            }
-            Err(e) if e.is_timeout() => (
-                None,
-                Some(format!(
-                    "no answer within {} ms",
-                    self.settings.request_timeout_ms
-                )),
-            ),
-            Err(e) => (
-                None,
-                Some(format!("{:#}", anyhow::Error::from(e.without_url()))),
-            ),
-        };
-        AttemptResult {
-            http_status,
-            error,
-            duration: start.elapsed(),
+        match sent {
+            // The body is dropped unread.
+            Ok(resp) => Ok(resp.status()),
+            Err(e) if e.is_timeout() => Err(format!(
+                "no answer within {} ms",
+                self.settings.request_timeout_ms
+            )),
+            Err(e) => match destination::refusal_in(&e) {
+                Some(refused) => Err(format!("connect refused: {refused}")),
+                None => Err(format!("{:#}", anyhow::Error::from(e.without_url()))),
+            },
         }
     }
 }
