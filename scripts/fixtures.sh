@@ -7,7 +7,9 @@
 set -euo pipefail
 PAYSYS=${1:-target/debug/paysys}
 INBOX=http://127.0.0.1:9090/_sandbox/merchants
-add_merchant() { "$PAYSYS" merchant add --id "$1" --secret "$2" --notify-url "$INBOX/$1/notifications" --notify-secret "$3" >/dev/null; }
+# Secrets go in on stdin, not argv (which every user of the machine can read): the API secret's
+# line, then the notification secret's; stored digested and sealed with [secrets] data_key.
+add_merchant() { printf '%s\n%s\n' "$2" "$3" | "$PAYSYS" merchant add --id "$1" --secret - --notify-url "$INBOX/$1/notifications" --notify-secret - >/dev/null; }
 add_merchant 1     merchant-1-secret     whsec_bWVyY2hhbnQtMS1ub3RpZnktc2VjcmV0
 add_merchant 34801 merchant-34801-secret whsec_bWVyY2hhbnQtMzQ4MDEtbm90aWZ5LXNlY3JldA==
 add_merchant 19    merchant-19-secret    whsec_bWVyY2hhbnQtMTktbm90aWZ5LXNlY3JldA==

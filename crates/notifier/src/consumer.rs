@@ -121,6 +121,7 @@ pub fn bad_secret(merchant_id: &str) -> String {
     format!("merchant {merchant_id} has a notification secret that is not whsec_<base64>")
 }
 
+/// The database down is retried with backoff; an error the event itself causes is poison.
 fn transient(e: sqlx::Error) -> HandleError {
-    HandleError::Transient(e.into())
+    HandleError::database(e)
 }

@@ -3,6 +3,7 @@
 
 use crate::choice::Choice;
 use chrono::{DateTime, Utc};
+use paysys_platform::sealed::DataKey;
 use secrecy::SecretString;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction};
@@ -19,6 +20,61 @@ pub struct Endpoint {
     pub choice: Choice,
 }
 
+/// What a merchant's sealed notification secret is bound to: its own row (the operator CLI seals
+/// with the same context).
+pub fn secret_context(merchant_id: &str) -> String {
+    format!("notifier.endpoints.secret:{merchant_id}")
+}
+
+/// The data key of the notifier built in this process: the consumer and the delivery worker
+/// open notification secrets with it.
+static PROCESS_KEY: std::sync::OnceLock<DataKey> = std::sync::OnceLock::new();
+
+/// Makes `key` the one the notifier's store seals and opens with; a process runs with one key.
+pub fn install_data_key(key: &DataKey) -> Result<(), String> {
+    let installed = PROCESS_KEY.get_or_init(|| key.clone());
+    // Same key, same digest of anything.
+    if installed.digest("", "paysys.same-key") == key.digest("", "paysys.same-key") {
+        Ok(())
+    } else {
+        Err(
+            "secrets.data_key differs from the one this process already runs the notifier with"
+                .into(),
+        )
+    }
+}
+
+fn process_key() -> sqlx::Result<&'static DataKey> {
+    PROCESS_KEY.get().ok_or_else(|| {
+        sqlx::Error::Configuration(
+            "no secrets.data_key: notifier::Application::build installs it".into(),
+        )
+    })
+}
+
+/// Seals every notification secret still in plaintext (rows from before
+/// `20261202000100_sealed_endpoint_secrets`) and clears the plaintext, in one transaction; the
+/// number of rows converted. Run at start, after the migrations.
+pub async fn seal_legacy_endpoints(pool: &PgPool, key: &DataKey) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let legacy: Vec<(String, String)> = sqlx::query_as(
+        "SELECT merchant_id, secret FROM endpoints WHERE secret IS NOT NULL ORDER BY merchant_id FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (merchant_id, secret) in &legacy {
+        sqlx::query(
+            "UPDATE endpoints SET secret = NULL, secret_sealed = $2 WHERE merchant_id = $1",
+        )
+        .bind(merchant_id)
+        .bind(key.seal(secret, &secret_context(merchant_id)))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(legacy.len() as u64)
+}
+
 /// Sets a merchant's notification URL and secret, every method at that URL (the operator CLI
 /// does the same in SQL).
 pub async fn upsert_endpoint(
@@ -30,7 +86,8 @@ pub async fn upsert_endpoint(
     save_endpoint(pool, merchant_id, url, secret, &Choice::default()).await
 }
 
-/// Sets a merchant's notification URL, secret and choice, replacing an earlier choice.
+/// Sets a merchant's notification URL, secret and choice, replacing an earlier choice. The
+/// secret is stored sealed (the data key of the notifier built in this process).
 pub async fn save_endpoint(
     pool: &PgPool,
     merchant_id: &str,
@@ -38,14 +95,17 @@ pub async fn save_endpoint(
     secret: &str,
     choice: &Choice,
 ) -> sqlx::Result<()> {
+    let sealed = process_key()?.seal(secret, &secret_context(merchant_id));
     sqlx::query(
-        "INSERT INTO endpoints (merchant_id, url, secret, events, event_urls) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (merchant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret,
-           events = excluded.events, event_urls = excluded.event_urls",
+        "INSERT INTO endpoints (merchant_id, url, secret, secret_sealed, events, event_urls)
+         VALUES ($1, $2, NULL, $3, $4, $5)
+         ON CONFLICT (merchant_id) DO UPDATE SET url = excluded.url, secret = NULL,
+           secret_sealed = excluded.secret_sealed, events = excluded.events,
+           event_urls = excluded.event_urls",
     )
     .bind(merchant_id)
     .bind(url)
-    .bind(secret)
+    .bind(sealed)
     .bind(choice.events.as_slice())
     .bind(Json(&choice.urls))
     .execute(pool)
@@ -53,19 +113,40 @@ pub async fn save_endpoint(
     Ok(())
 }
 
+/// What a secret that cannot be used reads as: not `whsec_<base64>` (an empty string would
+/// decode to an empty key), so the notification is dead-lettered as having a bad secret.
+const UNUSABLE_SECRET: &str = "!unusable";
+
+/// A merchant's endpoint, its secret opened. A secret that does not open (sealed for another
+/// merchant's row, or with another key) or was never sealed comes back unusable, so the
+/// notification is dead-lettered as having a bad secret (replayable once fixed), never signed.
 pub async fn endpoint<'e>(
     ex: impl PgExecutor<'e>,
     merchant_id: &str,
 ) -> sqlx::Result<Option<Endpoint>> {
-    let row =
-        sqlx::query("SELECT url, secret, events, event_urls FROM endpoints WHERE merchant_id = $1")
-            .bind(merchant_id)
-            .fetch_optional(ex)
-            .await?;
+    let key = process_key()?;
+    let row = sqlx::query(
+        "SELECT url, secret_sealed, events, event_urls FROM endpoints WHERE merchant_id = $1",
+    )
+    .bind(merchant_id)
+    .fetch_optional(ex)
+    .await?;
     row.map(|r| {
+        let sealed: Option<String> = r.try_get("secret_sealed")?;
+        let secret = match sealed.map(|s| key.open(&s, &secret_context(merchant_id))) {
+            Some(Ok(secret)) => secret,
+            Some(Err(e)) => {
+                tracing::error!(merchant_id, error = %e, "notification secret does not open with secrets.data_key for this merchant");
+                SecretString::from(UNUSABLE_SECRET)
+            }
+            None => {
+                tracing::error!(merchant_id, "notification secret is not sealed yet (the notifier seals it at start)");
+                SecretString::from(UNUSABLE_SECRET)
+            }
+        };
         Ok(Endpoint {
             url: r.try_get("url")?,
-            secret: SecretString::from(r.try_get::<String, _>("secret")?),
+            secret,
             choice: Choice {
                 events: r.try_get("events")?,
                 urls: r

@@ -1,7 +1,7 @@
 //! The merchant API's method table (DESIGN section 4). Both transports (JSON-RPC over HTTP and
 //! the gRPC `PaySystem` service) call `Api::call`.
 
-use crate::auth::authenticate;
+use crate::auth::Authenticator;
 use crate::domain::{OrderRequest, TransExtId};
 use crate::jsonrpc::{Call, CallContext, Dispatch, RpcError};
 use crate::params::Fields;
@@ -21,7 +21,8 @@ pub const OPENRPC: &str = include_str!("openrpc.json");
 pub struct Api {
     pub pool: PgPool,
     pub providers: Providers,
-    pub signature_max_age: i64,
+    /// Who is calling: every method but `rpc.discover` authenticates first.
+    pub auth: Authenticator,
     pub amqp_queue_prefix: String,
     /// Wakes the outbox relay after a command was stored.
     pub outbox: paysys_platform::outbox::OutboxSignal,
@@ -36,18 +37,16 @@ impl Dispatch for Api {
         Box::pin(async move {
             let started = std::time::Instant::now();
             let out = match call.method.as_str() {
-                "set_transaction_sync" => self.start(call, ctx, OrderKind::OneTime).await,
-                "set_subscription" => self.start(call, ctx, OrderKind::Subscription).await,
-                "unsubscribe" => self.unsubscribe(call, ctx).await,
-                "get_transaction_status" => self.status(call, ctx).await,
-                "get_channels_list" => self.channels(call, ctx).await,
-                "set_transaction" => self.start_async(call, ctx).await,
-                "confirm_teleaudio_payment" => self.confirm_teleaudio(call, ctx).await,
-                "modify_subscription_price" | "move_subscription_payment" => {
-                    self.recurrence_change(call, ctx).await
-                }
                 "rpc.discover" => {
                     serde_json::from_str(OPENRPC).map_err(|e| RpcError::internal(e.to_string()))
+                }
+                m if MERCHANT_METHODS.contains(&m) => {
+                    // Authenticated before its params are read: a stranger's call costs one
+                    // lookup per credential and HTTP request, and no parsing.
+                    match self.auth.merchant(&call.params, ctx).await {
+                        Ok(merchant_id) => self.merchant_call(call, &merchant_id).await,
+                        Err(e) => Err(e),
+                    }
                 }
                 m => Err(RpcError::method_not_found(m)),
             };
@@ -70,25 +69,18 @@ impl Dispatch for Api {
     }
 }
 
-/// Reads `merchant_id` and authenticates the caller as that merchant.
-async fn merchant(api: &Api, params: &Value, ctx: &CallContext) -> Result<String, RpcError> {
-    if !params.is_object() {
-        return Err(RpcError::invalid_field("params", "must be an object"));
-    }
-    // Seeds 000 (unsubscribe) and 002 (confirm_teleaudio_payment) leave merchant_id out: the
-    // secret, unique per merchant, names it then. A signed body must name its merchant.
-    if params.get("merchant_id").is_none() {
-        if let Some(secret) = params.get("secret").and_then(Value::as_str) {
-            return crate::auth::merchant_by_secret(&api.pool, secret).await;
-        }
-    }
-    let mut f = Fields::new();
-    let id = f.string(params, "merchant_id", "merchant_id", 64);
-    f.finish()?;
-    let id = id.unwrap_or_default();
-    authenticate(&api.pool, &id, params, ctx, api.signature_max_age).await?;
-    Ok(id)
-}
+/// The methods a merchant calls; each authenticates its caller first.
+const MERCHANT_METHODS: &[&str] = &[
+    "set_transaction_sync",
+    "set_subscription",
+    "unsubscribe",
+    "get_transaction_status",
+    "get_channels_list",
+    "set_transaction",
+    "confirm_teleaudio_payment",
+    "modify_subscription_price",
+    "move_subscription_payment",
+];
 
 /// What the channel's adapter needs to start the payment (gRPC `Start`, or a queued command).
 /// `payment.config` may set only the per-order keys the provider declared; the channel's own
@@ -172,24 +164,42 @@ fn start_request(
 }
 
 impl Api {
-    /// Authenticates the merchant of a parsed order request and loads the channel it names,
-    /// which must be this merchant's, of `kind` (for `call.method`), and take the request's
-    /// currency; a one-time payment must also cost something.
+    /// A merchant method, its caller authenticated as `merchant_id`.
+    async fn merchant_call(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
+        match call.method.as_str() {
+            "set_transaction_sync" => self.start(call, merchant_id, OrderKind::OneTime).await,
+            "set_subscription" => self.start(call, merchant_id, OrderKind::Subscription).await,
+            "unsubscribe" => self.unsubscribe(call, merchant_id).await,
+            "get_transaction_status" => self.status(call, merchant_id).await,
+            "get_channels_list" => self.channels(merchant_id).await,
+            "set_transaction" => self.start_async(call, merchant_id).await,
+            "confirm_teleaudio_payment" => self.confirm_teleaudio(call, merchant_id).await,
+            "modify_subscription_price" | "move_subscription_payment" => {
+                self.recurrence_change(call, merchant_id).await
+            }
+            m => Err(RpcError::method_not_found(m)),
+        }
+    }
+
+    /// Parses an order request of the authenticated merchant (the `merchant_id` it names).
+    fn order_request(call: &Call, merchant_id: &str) -> Result<OrderRequest, RpcError> {
+        let req = OrderRequest::parse(&call.params)?;
+        if req.merchant_id != merchant_id {
+            // Only when the secret named the merchant and merchant_id was then spelled otherwise.
+            return Err(RpcError::unauthorized());
+        }
+        Ok(req)
+    }
+
+    /// Loads the channel an order request names, which must be this merchant's, of `kind`
+    /// (for `call.method`), and take the request's currency; a one-time payment must also
+    /// cost something.
     async fn authorized_channel(
         &self,
         call: &Call,
-        ctx: &CallContext,
         req: &OrderRequest,
         kind: OrderKind,
     ) -> Result<store::Channel, RpcError> {
-        authenticate(
-            &self.pool,
-            &req.merchant_id,
-            &call.params,
-            ctx,
-            self.signature_max_age,
-        )
-        .await?;
         let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
             .await
             .map_err(RpcError::database)?
@@ -230,11 +240,11 @@ impl Api {
     async fn start(
         &self,
         call: &Call,
-        ctx: &CallContext,
+        merchant_id: &str,
         kind: OrderKind,
     ) -> Result<Value, RpcError> {
-        let req = OrderRequest::parse(&call.params)?;
-        let channel = self.authorized_channel(call, ctx, &req, kind).await?;
+        let req = Self::order_request(call, merchant_id)?;
+        let channel = self.authorized_channel(call, &req, kind).await?;
         let amount = req.amount();
         let client = self
             .providers
@@ -329,8 +339,7 @@ impl Api {
             .ok_or_else(|| RpcError::invalid_field(field, "no such order for this merchant"))
     }
 
-    async fn unsubscribe(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let merchant_id = merchant(self, &call.params, ctx).await?;
+    async fn unsubscribe(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
         let mut f = Fields::new();
         let client_ip = f.opt_string(&call.params, "client_ip", "client_ip", 45);
         if let Some(ip) = &client_ip {
@@ -340,7 +349,7 @@ impl Api {
         }
         f.finish()?;
         let order = self
-            .own_order(&merchant_id, &call.params, "order_ext_id")
+            .own_order(merchant_id, &call.params, "order_ext_id")
             .await?;
         if order.kind != "subscription" {
             return Err(RpcError::invalid_field(
@@ -353,7 +362,7 @@ impl Api {
             .get(&order.provider, "order_ext_id", &order.channel_id)?;
         let answer = client
             .unsubscribe(UnsubscribeRequest {
-                merchant_id: merchant_id.clone(),
+                merchant_id: merchant_id.to_string(),
                 order_id: order.trans_ext_id.clone(),
                 client_ip: client_ip.unwrap_or_default(),
             })
@@ -367,7 +376,7 @@ impl Api {
                 "UPDATE orders SET status = 'cancelling', updated_at = now()
                  WHERE merchant_id = $1 AND trans_ext_id = $2 AND status IN ('pending', 'active')",
             )
-            .bind(&merchant_id)
+            .bind(merchant_id)
             .bind(&order.trans_ext_id)
             .execute(&self.pool)
             .await
@@ -377,8 +386,7 @@ impl Api {
         Ok(json!({ "status": 1, "result": answer.provider_answer, "action_type": null }))
     }
 
-    async fn status(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let merchant_id = merchant(self, &call.params, ctx).await?;
+    async fn status(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
         let field = if call.params.get("order_ext_id").is_some()
             && call.params.get("trans_ext_id").is_none()
         {
@@ -386,11 +394,11 @@ impl Api {
         } else {
             "trans_ext_id"
         };
-        let order = self.own_order(&merchant_id, &call.params, field).await?;
+        let order = self.own_order(merchant_id, &call.params, field).await?;
         // The adapter's view, refreshed from the provider where it can ask (MoCoPay's
         // verifyPayment); what it learns reaches `events` once its events are consumed.
-        let provider_view = self.provider_view(&merchant_id, &order).await;
-        let events = store::order_events(&self.pool, &merchant_id, &order.trans_ext_id)
+        let provider_view = self.provider_view(merchant_id, &order).await;
+        let events = store::order_events(&self.pool, merchant_id, &order.trans_ext_id)
             .await
             .map_err(RpcError::database)?;
         let charges: Vec<&store::OrderEvent> = events
@@ -485,9 +493,8 @@ impl Api {
         }
     }
 
-    async fn channels(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let merchant_id = merchant(self, &call.params, ctx).await?;
-        let list = store::channels_of(&self.pool, &merchant_id)
+    async fn channels(&self, merchant_id: &str) -> Result<Value, RpcError> {
+        let list = store::channels_of(&self.pool, merchant_id)
             .await
             .map_err(RpcError::database)?;
         let data: Vec<Value> = list
@@ -500,8 +507,8 @@ impl Api {
     /// `set_transaction` (seed 002): asynchronous. The order and its provider command are stored
     /// in one transaction and the merchant gets the acceptance at once; the command travels
     /// through the provider's queue, so it waits there while the adapter is down.
-    async fn start_async(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let req = OrderRequest::parse(&call.params)?;
+    async fn start_async(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
+        let req = Self::order_request(call, merchant_id)?;
         if req.customer.phone.is_none() {
             return Err(RpcError::invalid_field(
                 "customer.phone",
@@ -509,7 +516,7 @@ impl Api {
             ));
         }
         let channel = self
-            .authorized_channel(call, ctx, &req, OrderKind::OneTime)
+            .authorized_channel(call, &req, OrderKind::OneTime)
             .await?;
         // The adapter must exist, even if it is down right now.
         self.providers
@@ -560,8 +567,7 @@ impl Api {
     /// provider. Answers in the seed's own shapes; an order this merchant does not have is
     /// `BADTRANSACTION`. A confirmation that overtakes the queued start command starts the
     /// payment itself (the adapter is idempotent), so it never sees `BADTRANSACTION`.
-    async fn confirm_teleaudio(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let merchant_id = merchant(self, &call.params, ctx).await?;
+    async fn confirm_teleaudio(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
         let mut f = Fields::new();
         let id = f.string(&call.params, "trans_ext_id", "trans_ext_id", 64);
         let code = f.string(&call.params, "code", "code", 32);
@@ -569,13 +575,13 @@ impl Api {
         let (id, code) = (id.unwrap_or_default(), code.unwrap_or_default());
         let bad_transaction =
             json!({ "status": "-1", "result": "400 - BADTRANSACTION", "action_type": "" });
-        let Some(order) = store::order(&self.pool, &merchant_id, &id)
+        let Some(order) = store::order(&self.pool, merchant_id, &id)
             .await
             .map_err(RpcError::database)?
         else {
             return Ok(bad_transaction);
         };
-        let Some(start) = store::start_request(&self.pool, &merchant_id, &id)
+        let Some(start) = store::start_request(&self.pool, merchant_id, &id)
             .await
             .map_err(RpcError::database)?
         else {
@@ -586,7 +592,7 @@ impl Api {
             .providers
             .get(&order.provider, "trans_ext_id", &order.channel_id)?;
         let req = ConfirmRequest {
-            merchant_id: merchant_id.clone(),
+            merchant_id: merchant_id.to_string(),
             order_id: id.clone(),
             code,
         };
@@ -613,8 +619,7 @@ impl Api {
 
     /// Recurrence changes (seed 003: Netopia `modifyRecurrencePrice`, `moveRecurrence`), for
     /// providers that declared them; answered like `unsubscribe`.
-    async fn recurrence_change(&self, call: &Call, ctx: &CallContext) -> Result<Value, RpcError> {
-        let merchant_id = merchant(self, &call.params, ctx).await?;
+    async fn recurrence_change(&self, call: &Call, merchant_id: &str) -> Result<Value, RpcError> {
         let mut f = Fields::new();
         let change = if call.method == "modify_subscription_price" {
             f.integer(&call.params, "price", "price").map(|p| {
@@ -637,7 +642,7 @@ impl Api {
         };
         f.finish()?;
         let order = self
-            .own_order(&merchant_id, &call.params, "order_ext_id")
+            .own_order(merchant_id, &call.params, "order_ext_id")
             .await?;
         if order.kind != "subscription" {
             return Err(RpcError::invalid_field(
@@ -657,7 +662,7 @@ impl Api {
             .get(&order.provider, "order_ext_id", &order.channel_id)?;
         let answer = client
             .change_recurrence(ChangeRecurrenceRequest {
-                merchant_id: merchant_id.clone(),
+                merchant_id: merchant_id.to_string(),
                 order_id: order.trans_ext_id.clone(),
                 change,
             })

@@ -1,5 +1,9 @@
 //! The HTTP transport of the merchant API: POST any path with a JSON body. Every answer is
 //! JSON-RPC (never an HTML error page); notifications-only calls get 204 No Content.
+//!
+//! Load is shed, never queued without end: at most `edge.max_concurrent_requests` requests run at
+//! once, and each (a whole batch) within `edge.request_timeout_ms`. Beyond either the answer is
+//! `-32603` "busy, retry" with HTTP 503 and `Retry-After: 1`, at once or at the deadline.
 
 use crate::api::Api;
 use crate::auth::SIGNATURE_HEADER;
@@ -11,16 +15,43 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Largest request body accepted (a batch of orders fits comfortably).
 const MAX_BODY: usize = 1024 * 1024;
 
-pub fn router(api: Api) -> Router {
+/// How much the merchant API takes on at once.
+#[derive(Clone)]
+pub struct Limits {
+    /// Deadline of one request, a whole batch included.
+    pub request_timeout: Duration,
+    /// One permit per request in progress.
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl Limits {
+    pub fn new(request_timeout: Duration, max_concurrent_requests: usize) -> Self {
+        Self {
+            request_timeout,
+            in_flight: Arc::new(Semaphore::new(max_concurrent_requests)),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Edge {
+    api: Api,
+    limits: Limits,
+}
+
+pub fn router(api: Api, limits: Limits) -> Router {
     Router::new()
         .route("/", post(rpc).get(wrong_method))
         .route("/{*path}", post(rpc).get(wrong_method))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(api)
+        .with_state(Edge { api, limits })
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response {
@@ -39,6 +70,25 @@ fn error(e: RpcError) -> Response {
     )
 }
 
+/// `-32603` "busy, retry", HTTP 503 with `Retry-After: 1`: the request did not run (too many in
+/// flight) or did not finish in time; sending it again is safe (a signed request signed anew).
+fn busy(reason: &'static str, detail: String) -> Response {
+    metrics::counter!("paysys_edge_shed_total", "reason" => reason).increment(1);
+    let mut r = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({
+            "jsonrpc": "2.0",
+            "error": RpcError::internal("busy, retry")
+                .with_data(json!({ "reason": reason, "detail": detail }))
+                .to_json(),
+            "id": null,
+        }),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    r
+}
+
 async fn wrong_method() -> Response {
     error(
         RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request")
@@ -46,7 +96,7 @@ async fn wrong_method() -> Response {
     )
 }
 
-async fn rpc(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+async fn rpc(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Response {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -66,15 +116,33 @@ async fn rpc(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Respons
             )),
         );
     }
+    // Never waits for a permit: a full house answers at once.
+    let Ok(_permit) = edge.limits.in_flight.try_acquire() else {
+        return busy(
+            "overloaded",
+            "too many requests in progress (edge.max_concurrent_requests)".into(),
+        );
+    };
     let ctx = CallContext {
         raw_body: body,
         signature_header: headers
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        ..Default::default()
     };
-    match jsonrpc::handle(&api, &ctx).await {
-        Some(v) => json_response(StatusCode::OK, &v),
-        None => StatusCode::NO_CONTENT.into_response(),
+    let timeout = edge.limits.request_timeout;
+    // Dropping the handler at the deadline cancels its database and provider calls; an order
+    // it stored is answered by retrying with the same trans_ext_id.
+    match tokio::time::timeout(timeout, jsonrpc::handle(&edge.api, &ctx)).await {
+        Ok(Some(v)) => json_response(StatusCode::OK, &v),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => busy(
+            "timeout",
+            format!(
+                "not finished within {} ms (edge.request_timeout_ms); retrying with the same trans_ext_id is safe; after unsubscribe or a recurrence change, check get_transaction_status first",
+                timeout.as_millis()
+            ),
+        ),
     }
 }

@@ -96,11 +96,14 @@ pub trait Dispatch: Send + Sync {
     ) -> BoxFuture<'a, Result<Value, RpcError>>;
 }
 
-/// Transport facts a method may need (the raw body and headers, for HMAC authentication).
+/// Transport facts a method may need (the raw body and headers, for HMAC authentication), and
+/// what one HTTP request has learnt about its credentials: every call of a batch shares it, so
+/// each distinct credential is looked up once per request, not once per call.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     pub raw_body: bytes::Bytes,
     pub signature_header: Option<String>,
+    pub auth: crate::auth::RequestAuth,
 }
 
 fn response(id: Value, outcome: Result<Value, RpcError>) -> Value {
@@ -304,7 +307,7 @@ mod tests {
     async fn run(body: &str) -> Option<Value> {
         let ctx = CallContext {
             raw_body: bytes::Bytes::from(body.to_string()),
-            signature_header: None,
+            ..Default::default()
         };
         handle(&Spec, &ctx).await
     }

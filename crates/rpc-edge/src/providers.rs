@@ -30,10 +30,11 @@ impl Providers {
         urls: &BTreeMap<String, String>,
         timeout: Duration,
         pool: PgPool,
+        token: &paysys_platform::internal::InternalToken,
     ) -> anyhow::Result<Self> {
         let mut clients = BTreeMap::new();
         for (name, url) in urls {
-            let ch = lazy_channel(url, timeout)
+            let ch = lazy_channel(url, timeout, token)
                 .map_err(|e| anyhow::anyhow!("edge.providers.{name}: {e}"))?;
             clients.insert(name.clone(), PaymentProviderClient::new(ch));
         }

@@ -27,18 +27,40 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        settings
+            .edge
+            .validate()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        let key = settings
+            .secrets
+            .data_key()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        crate::store::install_data_key(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pool = db::connect(&settings.database, "edge").await?;
         db::migrate(&pool, &MIGRATOR).await?;
+        // SQL cannot seal: secrets stored in clear before the migration are sealed now.
+        let sealed = crate::store::seal_legacy_merchants(&pool, &key).await?;
+        if sealed > 0 {
+            tracing::info!(
+                merchants = sealed,
+                "merchant API secrets stored in clear are now digested and sealed"
+            );
+        }
         let providers = Providers::new(
             &settings.edge.providers,
             Duration::from_millis(settings.edge.provider_timeout_ms),
             pool.clone(),
+            &settings.internal.token(),
         )?;
         let signal = OutboxSignal::default();
         let api = Api {
             pool: pool.clone(),
             providers,
-            signature_max_age: settings.edge.signature_max_age_secs,
+            auth: crate::auth::Authenticator {
+                pool: pool.clone(),
+                key,
+                signature_max_age: settings.edge.signature_max_age_secs,
+            },
             amqp_queue_prefix: settings.amqp.queue_prefix.clone(),
             outbox: signal.clone(),
         };
@@ -55,7 +77,15 @@ impl Application {
         .add_service(reflection)
         .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
-        let router = server::finish(crate::http::router(api.clone()), Some(grpc), ready);
+        let grpc = server::InternalGrpc {
+            routes: grpc,
+            token: settings.internal.token(),
+        };
+        let limits = crate::http::Limits::new(
+            settings.edge.request_timeout(),
+            settings.edge.max_concurrent_requests,
+        );
+        let router = server::finish(crate::http::router(api.clone(), limits), Some(grpc), ready);
         let listener = server::bind(&settings.edge.listen).await?;
         Ok(Self {
             listener,
@@ -124,6 +154,12 @@ impl paysys_platform::service::Service for Application {
 
     fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
         &settings.telemetry
+    }
+
+    fn validate(settings: &Settings) -> Result<(), String> {
+        settings.internal.validate()?;
+        settings.secrets.data_key()?;
+        settings.edge.validate()
     }
 
     async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {

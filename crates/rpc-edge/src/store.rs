@@ -1,5 +1,6 @@
 //! The `edge` schema: merchants, channels, orders and their events.
 
+use paysys_platform::sealed::DataKey;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
@@ -44,11 +45,181 @@ pub struct NewOrder<'a> {
     pub test: bool,
 }
 
-pub async fn merchant_secret(pool: &PgPool, merchant_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT secret FROM merchants WHERE id = $1")
-        .bind(merchant_id)
-        .fetch_optional(pool)
+/// Purpose of the keyed digest of merchants' API secrets (`edge.merchants.secret_digest`).
+pub const SECRET_DIGEST_PURPOSE: &str = "edge.merchants.secret";
+
+/// What the sealed copy of a merchant's API secret is bound to: its own row.
+pub fn secret_context(merchant_id: &str) -> String {
+    format!("edge.merchants.secret:{merchant_id}")
+}
+
+/// What `edge.merchants` keeps of a merchant's API secret (never the secret itself).
+#[derive(Debug, Clone)]
+pub struct MerchantCredentials {
+    pub id: String,
+    /// `DataKey::digest(secret, SECRET_DIGEST_PURPOSE)`.
+    pub digest: String,
+    /// `DataKey::seal(secret, secret_context(id))`.
+    pub sealed: String,
+}
+
+fn credentials_from(r: &sqlx::postgres::PgRow) -> MerchantCredentials {
+    MerchantCredentials {
+        id: r.get("id"),
+        digest: r.get("secret_digest"),
+        sealed: r.get("secret_sealed"),
+    }
+}
+
+/// The credentials of merchant `id` (a row still in plaintext has none: it is converted when
+/// rpc-edge starts).
+pub async fn merchant_credentials(
+    pool: &PgPool,
+    id: &str,
+) -> sqlx::Result<Option<MerchantCredentials>> {
+    let r = sqlx::query(
+        "SELECT id, secret_digest, secret_sealed FROM merchants
+         WHERE id = $1 AND secret_digest IS NOT NULL AND secret_sealed IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(credentials_from))
+}
+
+/// The merchant whose secret has this digest (secrets are unique).
+pub async fn merchant_by_digest(
+    pool: &PgPool,
+    digest: &str,
+) -> sqlx::Result<Option<MerchantCredentials>> {
+    let r = sqlx::query(
+        "SELECT id, secret_digest, secret_sealed FROM merchants
+         WHERE secret_digest = $1 AND secret_sealed IS NOT NULL",
+    )
+    .bind(digest)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.as_ref().map(credentials_from))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveMerchantError {
+    /// The unique digest index: a secret names its merchant, so no two merchants share one.
+    #[error("another merchant already has this API secret; every merchant needs its own")]
+    SecretTaken,
+    #[error("no data key: rpc_edge::Application::build installs secrets.data_key for upsert_merchant (or call save_merchant with the key)")]
+    NoKey,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Adds or updates a merchant (operator CLI, fixtures, tests): its API secret digested and
+/// sealed with `key`, nothing in clear.
+pub async fn save_merchant<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    key: &DataKey,
+    id: &str,
+    secret: &str,
+) -> Result<(), SaveMerchantError> {
+    sqlx::query(
+        "INSERT INTO edge.merchants (id, secret, secret_digest, secret_sealed) VALUES ($1, NULL, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET secret = NULL, secret_digest = EXCLUDED.secret_digest,
+           secret_sealed = EXCLUDED.secret_sealed, updated_at = now()",
+    )
+    .bind(id)
+    .bind(key.digest(secret, SECRET_DIGEST_PURPOSE))
+    .bind(key.seal(secret, &secret_context(id)))
+    .execute(ex)
+    .await
+    .map_err(secret_taken)?;
+    Ok(())
+}
+
+fn secret_taken(e: sqlx::Error) -> SaveMerchantError {
+    match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("merchants_secret_digest_unique") => {
+            SaveMerchantError::SecretTaken
+        }
+        _ => SaveMerchantError::Database(e),
+    }
+}
+
+/// The data key of the rpc-edge built in this process, for [`upsert_merchant`].
+static PROCESS_KEY: std::sync::OnceLock<DataKey> = std::sync::OnceLock::new();
+
+/// Makes `key` the one [`upsert_merchant`] uses; a process runs with one data key.
+pub fn install_data_key(key: &DataKey) -> Result<(), String> {
+    let installed = PROCESS_KEY.get_or_init(|| key.clone());
+    // Same key, same digest of anything.
+    if installed.digest("", "paysys.same-key") == key.digest("", "paysys.same-key") {
+        Ok(())
+    } else {
+        Err("secrets.data_key differs from the one this process already runs rpc-edge with".into())
+    }
+}
+
+/// [`save_merchant`] with the data key of the rpc-edge built in this process (the end-to-end
+/// test harness, which has the edge's pool but not its settings).
+pub async fn upsert_merchant<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    id: &str,
+    secret: &str,
+) -> Result<(), SaveMerchantError> {
+    let key = PROCESS_KEY.get().ok_or(SaveMerchantError::NoKey)?;
+    save_merchant(ex, key, id, secret).await
+}
+
+/// Digests and seals every merchant secret still in plaintext (rows from before
+/// `20261202000100_merchant_secrets_at_rest`) and clears the plaintext, in one transaction; the
+/// number of rows converted. Run at start, after the migrations.
+pub async fn seal_legacy_merchants(pool: &PgPool, key: &DataKey) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let mut tx = pool.begin().await?;
+    let legacy: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, secret FROM merchants WHERE secret IS NOT NULL ORDER BY id FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, secret) in &legacy {
+        sqlx::query(
+            "UPDATE merchants SET secret = NULL, secret_digest = $2, secret_sealed = $3, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(key.digest(secret, SECRET_DIGEST_PURPOSE))
+        .bind(key.seal(secret, &secret_context(id)))
+        .execute(&mut *tx)
         .await
+        .map_err(secret_taken)
+        .with_context(|| format!("sealing the API secret of merchant {id}"))?;
+    }
+    tx.commit().await?;
+    Ok(legacy.len() as u64)
+}
+
+/// Remembers an accepted signature (the SHA-256 of its MAC) until `expires_at`; false when it
+/// was already remembered: a replay. Each insert also prunes some rows that expired before
+/// `prune_before`, so the table holds about one window of signatures.
+pub async fn remember_signature(
+    pool: &PgPool,
+    signature_hash: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    prune_before: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "WITH pruned AS (
+             DELETE FROM accepted_signatures WHERE signature_hash IN (
+                 SELECT signature_hash FROM accepted_signatures WHERE expires_at < $3
+                 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED))
+         INSERT INTO accepted_signatures (signature_hash, expires_at) VALUES ($1, $2)
+         ON CONFLICT (signature_hash) DO NOTHING",
+    )
+    .bind(signature_hash)
+    .bind(expires_at)
+    .bind(prune_before)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 fn channel_from(r: &sqlx::postgres::PgRow) -> Channel {
@@ -231,23 +402,6 @@ pub async fn order_events(
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         })
         .collect())
-}
-
-/// Adds or updates a merchant (operator CLI, fixtures, tests).
-pub async fn upsert_merchant<'e>(
-    ex: impl sqlx::PgExecutor<'e>,
-    id: &str,
-    secret: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO edge.merchants (id, secret) VALUES ($1, $2)
-         ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, updated_at = now()",
-    )
-    .bind(id)
-    .bind(secret)
-    .execute(ex)
-    .await?;
-    Ok(())
 }
 
 /// Adds or updates a channel of a merchant.
