@@ -24,6 +24,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 # paysys-tests tests/grpc_typed.rs: a Python gRPC client generated from proto/ with grpc_tools.protoc
-# calls the typed PaySystem RPCs and lists the services through server reflection.
-python3 -c 'import grpc, grpc_tools.protoc, grpc_reflection.v1alpha.proto_reflection_descriptor_database' >/dev/null 2>&1 ||
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore grpcio grpcio-tools grpcio-reflection
+# calls the typed PaySystem RPCs and lists the services through server reflection, with and
+# without the internal token (gRPC health answers without it).
+python3 -c 'import grpc, grpc_tools.protoc, grpc_reflection.v1alpha.proto_reflection_descriptor_database, grpc_health.v1.health_pb2' >/dev/null 2>&1 ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore grpcio grpcio-tools grpcio-reflection grpcio-health-checking

@@ -10,6 +10,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub telemetry: TelemetrySettings,
+    pub internal: paysys_platform::internal::InternalSettings,
     pub ledger: LedgerSettings,
 }
 

@@ -62,6 +62,10 @@ impl Application {
             .add_service(reflection)
             .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
+        let grpc = server::InternalGrpc {
+            routes: grpc,
+            token: settings.internal.token(),
+        };
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 
         let consumer = tokio::spawn(broker::consume(
@@ -93,6 +97,10 @@ impl paysys_platform::service::Service for Application {
 
     fn telemetry(settings: &Settings) -> &paysys_platform::config::TelemetrySettings {
         &settings.telemetry
+    }
+
+    fn validate(settings: &Settings) -> Result<(), String> {
+        settings.internal.validate()
     }
 
     async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Self> {

@@ -9,6 +9,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub telemetry: TelemetrySettings,
+    pub internal: paysys_platform::internal::InternalSettings,
+    /// The key notification secrets are sealed with (`notifier.endpoints`).
+    pub secrets: paysys_platform::sealed::SecretsSettings,
     pub notifier: NotifierSettings,
 }
 
@@ -28,6 +31,12 @@ pub struct NotifierSettings {
     /// mid-delivery is retried then).
     #[serde(default = "default_lease_margin_ms")]
     pub lease_margin_ms: u64,
+    /// Loopback, private, CGNAT, link-local and reserved destinations are allowed (local
+    /// development and tests, whose merchants listen on 127.0.0.1); production sets false.
+    /// Cloud metadata, unspecified, multicast and broadcast addresses are refused regardless.
+    pub allow_private_destinations: bool,
+    /// An http:// notification URL is refused at delivery (production sets true).
+    pub require_https: bool,
 }
 
 fn default_lease_margin_ms() -> u64 {
@@ -81,6 +90,8 @@ mod tests {
             concurrency: 4,
             poll_ms: 500,
             lease_margin_ms: 30_000,
+            allow_private_destinations: false,
+            require_https: true,
         }
     }
 
@@ -92,6 +103,27 @@ mod tests {
             s.notifier.schedule_secs[0], 0,
             "the first attempt is immediate"
         );
+    }
+
+    #[test]
+    fn defaults_allow_local_merchants_over_http() {
+        let s: Settings = paysys_platform::config::load_with(|b| b).expect("defaults load");
+        assert!(s.notifier.allow_private_destinations);
+        assert!(!s.notifier.require_https);
+    }
+
+    #[test]
+    fn destination_settings_must_be_booleans_and_the_error_names_them() {
+        for key in [
+            "notifier.allow_private_destinations",
+            "notifier.require_https",
+        ] {
+            let err = paysys_platform::config::load_with::<Settings>(|b| {
+                b.set_override(key, "sometimes").expect("override")
+            })
+            .expect_err("not a boolean");
+            assert!(format!("{err:#}").contains(key), "{key}: {err:#}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod choice;
 pub mod config;
 pub mod consumer;
 pub mod delivery;
+pub mod destination;
 pub mod grpc;
 pub mod schedule;
 pub mod startup;

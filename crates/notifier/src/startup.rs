@@ -30,8 +30,22 @@ impl Application {
             .notifier
             .validate()
             .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        let key = settings
+            .secrets
+            .data_key()
+            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+        // The consumer and the delivery worker open notification secrets with it.
+        crate::store::install_data_key(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pool = db::connect(&settings.database, "notifier").await?;
         db::migrate(&pool, &MIGRATOR).await?;
+        // SQL cannot seal: secrets stored in clear before the migration are sealed now.
+        let sealed = crate::store::seal_legacy_endpoints(&pool, &key).await?;
+        if sealed > 0 {
+            tracing::info!(
+                endpoints = sealed,
+                "notification secrets stored in clear are now sealed"
+            );
+        }
         let listener = server::bind(&settings.notifier.listen).await?;
         let port = listener.local_addr()?.port();
         Ok(Application {
@@ -78,6 +92,10 @@ impl Application {
         .add_service(reflection)
         .add_service(reflection_v1alpha);
         let ready = server::db_ready(pool.clone());
+        let grpc = server::InternalGrpc {
+            routes: grpc,
+            token: settings.internal.token(),
+        };
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 
         let worker = Worker::new(pool.clone(), settings.notifier.clone(), wake.clone())?;
@@ -125,6 +143,8 @@ impl paysys_platform::service::Service for Application {
     }
 
     fn validate(settings: &Settings) -> Result<(), String> {
+        settings.internal.validate()?;
+        settings.secrets.data_key()?;
         settings.notifier.validate()
     }
 

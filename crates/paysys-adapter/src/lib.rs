@@ -28,6 +28,7 @@ pub use provider::{
     Answer, Capabilities, Confirmed, Prepared, Provider, RecurrenceChange, Started,
 };
 pub use startup::{
-    empty_as_none, http_url_setting, Adapter, AdapterSettings, Application, KitSettings, Platform,
+    empty_as_none, http_url_setting, is_sandbox_url, sandbox_secrets_only_against_sandbox, Adapter,
+    AdapterSettings, Application, KitSettings, Platform,
 };
 pub use store::{Lookup, Order};

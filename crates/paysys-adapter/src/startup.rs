@@ -27,8 +27,11 @@ pub struct Platform<'a> {
     pub database: &'a DatabaseSettings,
     pub amqp: &'a AmqpSettings,
     pub telemetry: &'a TelemetrySettings,
-    /// gRPC + callback routes + health + metrics, one port.
+    /// Internal: gRPC `PaymentProvider` (bearer token), health, readiness, metrics.
     pub listen: &'a str,
+    /// Public: the provider's callback routes and pages only (what an ingress exposes).
+    pub callback_listen: &'a str,
+    pub internal: &'a paysys_platform::internal::InternalSettings,
     pub kit: &'a KitSettings,
 }
 
@@ -74,7 +77,8 @@ pub trait AdapterSettings: DeserializeOwned + Send + Sync + 'static {
 
 /// The settings struct of an adapter: `[database]`, `[amqp]`, `[telemetry]` and the provider's
 /// own section, e.g. `adapter_settings!(mobiltek: MobiltekSettings)` reads `[mobiltek]`, whose
-/// type has `listen` and `fn validate(&self) -> Result<(), String>`.
+/// type has `listen` (internal), `callback_listen` (public) and
+/// `fn validate(&self) -> Result<(), String>`.
 #[macro_export]
 macro_rules! adapter_settings {
     ($section:ident : $ty:ty) => {
@@ -83,6 +87,7 @@ macro_rules! adapter_settings {
             pub database: paysys_platform::config::DatabaseSettings,
             pub amqp: paysys_platform::config::AmqpSettings,
             pub telemetry: paysys_platform::config::TelemetrySettings,
+            pub internal: paysys_platform::internal::InternalSettings,
             #[serde(default)]
             pub adapter: $crate::KitSettings,
             pub $section: $ty,
@@ -95,10 +100,13 @@ macro_rules! adapter_settings {
                     amqp: &self.amqp,
                     telemetry: &self.telemetry,
                     listen: &self.$section.listen,
+                    callback_listen: &self.$section.callback_listen,
+                    internal: &self.internal,
                     kit: &self.adapter,
                 }
             }
             fn validate(&self) -> Result<(), String> {
+                self.internal.validate()?;
                 self.$section.validate()
             }
         }
@@ -140,6 +148,8 @@ fn migrator<A: Adapter>() -> Migrator {
 pub struct Application<A: Adapter> {
     listener: TcpListener,
     router: axum::Router,
+    callback_listener: TcpListener,
+    callback_router: axum::Router,
     settings: A::Settings,
     kit: Kit,
     signal: OutboxSignal,
@@ -215,11 +225,19 @@ impl<A: Adapter> Application<A> {
             );
         }
         let ready = server::db_ready(pool.clone());
-        let router = server::finish(callbacks, Some(grpc), ready);
+        let grpc = server::InternalGrpc {
+            routes: grpc,
+            token: p.internal.token(),
+        };
+        let router = server::finish(axum::Router::new(), Some(grpc), ready);
+        let callback_router = server::finish_public(callbacks);
         let listener = server::bind(p.listen).await?;
+        let callback_listener = server::bind(p.callback_listen).await?;
         Ok(Self {
             listener,
             router,
+            callback_listener,
+            callback_router,
             settings,
             kit,
             signal,
@@ -227,8 +245,17 @@ impl<A: Adapter> Application<A> {
         })
     }
 
+    /// The internal port (gRPC, health, metrics).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The public port (the provider's callback routes and pages).
+    pub fn callback_port(&self) -> u16 {
+        self.callback_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(0)
     }
 
     pub fn pool(&self) -> PgPool {
@@ -238,8 +265,11 @@ impl<A: Adapter> Application<A> {
     /// The listener and router alone, served without relay or consumer (the test kit counts
     /// the events left in the outbox).
     #[cfg(feature = "testkit")]
-    pub fn into_parts(self) -> (TcpListener, axum::Router) {
-        (self.listener, self.router)
+    pub fn into_parts(self) -> [(TcpListener, axum::Router); 2] {
+        [
+            (self.listener, self.router),
+            (self.callback_listener, self.callback_router),
+        ]
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
@@ -273,12 +303,22 @@ impl<A: Adapter> Application<A> {
         let expiry = tokio::spawn(expire(self.kit.clone(), self.shutdown.clone()));
         tracing::info!(
             port = self.port(),
+            callback_port = self.callback_port(),
             provider = name,
             "{} listening",
             A::SERVICE
         );
+        let public = tokio::spawn(server::serve(
+            self.callback_listener,
+            self.callback_router,
+            self.shutdown.clone(),
+        ));
         let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
         self.shutdown.trigger();
+        let served = match public.await {
+            Ok(Err(e)) if served.is_ok() => Err(e),
+            _ => served,
+        };
         let _ = relay.await;
         let _ = expiry.await;
         if let Some(c) = consumer {
@@ -341,5 +381,121 @@ impl<A: Adapter> paysys_platform::service::Service for Application<A> {
 
     async fn run_until_stopped(self) -> anyhow::Result<()> {
         Application::run_until_stopped(self).await
+    }
+}
+
+/// Whether `url` is the provider sandbox: a loopback address, `localhost`, or the dev
+/// overlay's `provider-sandbox` Service. The real providers are never there.
+pub fn is_sandbox_url(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d == "provider-sandbox" || d.starts_with("provider-sandbox.")
+        }
+        None => false,
+    }
+}
+
+/// The checked-in default of a setting (`mobiltek.secret`), if config/default.toml has one.
+fn checked_in_default(key: &str) -> Option<String> {
+    config::Config::builder()
+        .add_source(config::File::from_str(
+            paysys_platform::config::DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ))
+        .build()
+        .ok()?
+        .get_string(key)
+        .ok()
+}
+
+/// No provider secret has a default that works in production: a secret that is the checked-in
+/// sandbox value, empty, or a `REPLACE` placeholder is refused unless every URL of that provider
+/// is the sandbox ([`is_sandbox_url`]). `secrets` are (setting, value), `urls` (setting, URL).
+/// The error names the setting, never the value.
+pub fn sandbox_secrets_only_against_sandbox(
+    secrets: &[(&str, &str)],
+    urls: &[(&str, &str)],
+) -> Result<(), String> {
+    let Some((real_name, real_url)) = urls.iter().find(|(_, u)| !is_sandbox_url(u)) else {
+        return Ok(());
+    };
+    for (name, value) in secrets {
+        let why = if value.trim().is_empty() {
+            "is empty"
+        } else if value.contains("REPLACE") {
+            "is a REPLACE placeholder"
+        } else if checked_in_default(name).as_deref() == Some(*value) {
+            "is the sandbox's value from config/default.toml"
+        } else {
+            continue;
+        };
+        return Err(format!(
+            "{name} {why}, but {real_name} ({real_url}) is not the sandbox: set the provider's real secret"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod sandbox_secret_tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_urls_are_loopback_or_the_sandbox_service() {
+        for u in [
+            "http://127.0.0.1:9090/mobiltek",
+            "http://localhost:9090",
+            "http://[::1]:9090",
+            "http://provider-sandbox:9090/netopia/card",
+            "http://provider-sandbox.paysys-dev.svc.cluster.local:9090",
+        ] {
+            assert!(is_sandbox_url(u), "{u}");
+        }
+        for u in [
+            "https://pay.mobiltek.pl",
+            "https://secure.mobilpay.ro",
+            "http://10.0.0.5:9090",
+            "http://provider-sandbox-evil.example",
+            "not a url",
+        ] {
+            assert!(!is_sandbox_url(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn a_sandbox_secret_is_refused_against_a_real_provider_by_name() {
+        let sandbox = [("mobiltek.base_url", "http://127.0.0.1:9090/mobiltek")];
+        let real = [
+            ("mobiltek.base_url", "https://pay.mobiltek.pl"),
+            ("mobiltek.test_base_url", "http://127.0.0.1:9090/mobiltek"),
+        ];
+        let default = checked_in_default("mobiltek.secret").expect("a checked-in default");
+        assert!(
+            sandbox_secrets_only_against_sandbox(&[("mobiltek.secret", &default)], &sandbox)
+                .is_ok()
+        );
+        let err = sandbox_secrets_only_against_sandbox(&[("mobiltek.secret", &default)], &real)
+            .unwrap_err();
+        assert!(
+            err.contains("mobiltek.secret") && err.contains("mobiltek.base_url"),
+            "{err}"
+        );
+        assert!(!err.contains(&default), "the value is never shown: {err}");
+        for bad in ["", "REPLACE-ME"] {
+            assert!(
+                sandbox_secrets_only_against_sandbox(&[("mobiltek.secret", bad)], &real).is_err()
+            );
+        }
+        assert!(sandbox_secrets_only_against_sandbox(
+            &[("mobiltek.secret", "a-real-secret-from-mobiltek")],
+            &real
+        )
+        .is_ok());
     }
 }

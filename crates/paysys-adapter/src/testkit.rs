@@ -27,7 +27,8 @@ pub struct Call {
 #[async_trait::async_trait]
 pub trait Fixture: Send + Sync {
     type Adapter: Adapter;
-    /// Settings for the adapter on database `database_url`, listening on 127.0.0.1:0, with
+    /// Settings for the adapter on database `database_url`, listening (internal and callback
+    /// ports) on 127.0.0.1:0, with
     /// unique broker names, talking to a provider (fake or sandbox) the fixture runs.
     async fn settings(&self, database_url: &str) -> <Self::Adapter as Adapter>::Settings;
     /// A valid one-time Start.
@@ -50,6 +51,7 @@ pub trait Fixture: Send + Sync {
 
 struct Running {
     port: u16,
+    callback_port: u16,
     pool: PgPool,
     shutdown: Shutdown,
     http: reqwest::Client,
@@ -61,7 +63,7 @@ impl Running {
             .http
             .request(
                 c.method.clone(),
-                format!("http://127.0.0.1:{}{}", self.port, c.path),
+                format!("http://127.0.0.1:{}{}", self.callback_port, c.path),
             )
             .body(c.body.clone());
         for (k, v) in &c.headers {
@@ -93,13 +95,16 @@ async fn spawn<F: Fixture>(f: &F) -> Running {
         .await
         .expect("build the adapter");
     let port = app.port();
+    let callback_port = app.callback_port();
     let pool = app.pool();
     // Served without the relay: the outbox keeps every event for counting.
-    let (listener, router) = app.into_parts();
-    let s = shutdown.clone();
-    tokio::spawn(async move { server::serve(listener, router, s).await });
+    for (listener, router) in app.into_parts() {
+        let s = shutdown.clone();
+        tokio::spawn(async move { server::serve(listener, router, s).await });
+    }
     Running {
         port,
+        callback_port,
         pool,
         shutdown,
         http: reqwest::Client::new(),
@@ -109,9 +114,14 @@ async fn spawn<F: Fixture>(f: &F) -> Running {
 /// Runs every story of the kit against `fixture`; panics naming the story that failed.
 pub async fn run<F: Fixture>(fixture: F) {
     let app = spawn(&fixture).await;
-    let mut grpc = PaymentProviderClient::connect(format!("http://127.0.0.1:{}", app.port))
+    let mut grpc = PaymentProviderClient::new(
+        paysys_platform::grpc::connect(
+            &format!("http://127.0.0.1:{}", app.port),
+            &paysys_platform::testing::internal_token(),
+        )
         .await
-        .expect("gRPC");
+        .expect("gRPC"),
+    );
 
     // A repeated Start is idempotent.
     let first = grpc

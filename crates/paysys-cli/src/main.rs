@@ -3,10 +3,11 @@
 //! the sandbox through its HTTP control endpoints. `--json` prints machine-readable output.
 #![forbid(unsafe_code)]
 
+mod dlq;
 mod reconcile;
 
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use paysys_proto::ledger_client::LedgerClient;
 use paysys_proto::notifier_client::NotifierClient;
 use serde::Deserialize;
@@ -75,6 +76,9 @@ enum Cmd {
     /// charges missing on either side, amounts or currencies that differ. Exit status 3 when
     /// differences remain.
     Reconcile(ReconcileArgs),
+    /// The dead-letter queue `<exchange>.dead`: list it, replay what was fixed.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCmd),
 }
 
 #[derive(Args)]
@@ -118,19 +122,35 @@ enum MerchantCmd {
     List,
 }
 
+/// Secrets stay out of argv (which other users of the machine can read) with `--secret-env VAR`
+/// / `--notify-secret-env VAR`, or `-`: one line of stdin each, the API secret's first.
 #[derive(Args)]
+#[command(group(ArgGroup::new("api_secret").required(true).args(["secret", "secret_env"])))]
+#[command(group(
+    ArgGroup::new("notification_secret")
+        .required(true)
+        .args(["notify_secret", "notify_secret_env"])
+))]
 struct MerchantAdd {
     #[arg(long)]
     id: String,
-    /// API secret (the `secret` parameter / body HMAC key).
-    #[arg(long)]
-    secret: String,
+    /// API secret (the `secret` parameter / body HMAC key), 8 to 256 characters; `-` reads it
+    /// from a line of stdin.
+    #[arg(long, value_name = "SECRET|-")]
+    secret: Option<String>,
+    /// Reads the API secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
     /// Where notifications are POSTed.
     #[arg(long)]
     notify_url: String,
-    /// Standard Webhooks secret, `whsec_<base64>`.
-    #[arg(long)]
-    notify_secret: String,
+    /// Standard Webhooks secret, `whsec_<base64>`; `-` reads it from a line of stdin (after
+    /// the API secret's, when that is `-` too).
+    #[arg(long, value_name = "WHSEC|-")]
+    notify_secret: Option<String>,
+    /// Reads the notification secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    notify_secret_env: Option<String>,
     /// Notifications delivered, comma-separated (default: all six); the others are logged
     /// `skipped` and can be replayed.
     #[arg(long, value_name = "EVENT,...")]
@@ -300,6 +320,72 @@ struct DbOnly {
     database: paysys_platform::config::DatabaseSettings,
 }
 
+#[derive(Deserialize)]
+struct InternalOnly {
+    internal: paysys_platform::internal::InternalSettings,
+}
+
+/// The internal gRPC token from the configuration (`.run/paysys.toml` after `make up`, or
+/// `PAYSYS__INTERNAL__TOKEN`); never printed.
+fn internal_token() -> anyhow::Result<paysys_platform::internal::InternalToken> {
+    let s = paysys_platform::config::load::<InternalOnly>().map_err(|e| anyhow::anyhow!("{e}"))?;
+    s.internal.validate().map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (run from the checkout after `make up`, or set PAYSYS__INTERNAL__TOKEN)"
+        )
+    })?;
+    Ok(s.internal.token())
+}
+
+#[derive(Deserialize)]
+struct SecretsOnly {
+    secrets: paysys_platform::sealed::SecretsSettings,
+}
+
+/// The key secrets are sealed and digested with (`.run/paysys.toml` after `make up`, or
+/// `PAYSYS__SECRETS__DATA_KEY`): the one rpc-edge and the notifier run with.
+fn data_key() -> anyhow::Result<paysys_platform::sealed::DataKey> {
+    let s = paysys_platform::config::load::<SecretsOnly>().map_err(|e| anyhow::anyhow!("{e}"))?;
+    s.secrets.data_key().map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (run from the checkout after `make up`, or set PAYSYS__SECRETS__DATA_KEY)"
+        )
+    })
+}
+
+/// A secret given as `flag VALUE`, `flag -` (the next line of stdin) or `env_flag VAR`.
+fn secret_arg(
+    flag: &str,
+    value: Option<&str>,
+    env_flag: &str,
+    var: Option<&str>,
+    stdin: &mut impl std::io::BufRead,
+) -> secrecy::SecretString {
+    let secret = match (value, var) {
+        (Some("-"), _) => {
+            let mut line = String::new();
+            match stdin.read_line(&mut line) {
+                Ok(0) => fail_usage(format!("{flag} -: stdin ended before the secret")),
+                Ok(_) => line.trim_end_matches(['\n', '\r']).to_string(),
+                Err(e) => fail_usage(format!("{flag} -: cannot read stdin: {e}")),
+            }
+        }
+        (Some(v), _) => v.to_string(),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) => v,
+            Err(std::env::VarError::NotPresent) => {
+                fail_usage(format!("{env_flag}: {var} is not set"))
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                fail_usage(format!("{env_flag}: {var} is not valid UTF-8"))
+            }
+        },
+        // clap requires one of the two.
+        (None, None) => fail_usage(format!("{flag} or {env_flag} is required")),
+    };
+    secrecy::SecretString::from(secret)
+}
+
 fn fail_usage(msg: String) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(64)
@@ -356,29 +442,62 @@ async fn main() {
 async fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.cmd {
         Cmd::Merchant(MerchantCmd::Add(m)) => {
+            use secrecy::ExposeSecret;
             valid_id("--id", &m.id);
-            if m.secret.len() < 8 {
-                fail_usage("--secret must be at least 8 characters".into());
-            }
             if !is_http_url(&m.notify_url) {
                 fail_usage("--notify-url must be an http(s) URL".into());
             }
-            if !m.notify_secret.starts_with("whsec_")
-                || paysys_platform::signing::decode_whsec(&m.notify_secret).is_err()
+            // Saved as given, replacing an earlier choice (absent flags: all six, one URL).
+            let (events, urls) = notify_choice(m);
+            let mut stdin = std::io::stdin().lock();
+            let secret = secret_arg(
+                "--secret",
+                m.secret.as_deref(),
+                "--secret-env",
+                m.secret_env.as_deref(),
+                &mut stdin,
+            );
+            let notify_secret = secret_arg(
+                "--notify-secret",
+                m.notify_secret.as_deref(),
+                "--notify-secret-env",
+                m.notify_secret_env.as_deref(),
+                &mut stdin,
+            );
+            drop(stdin);
+            // The edge refuses a longer `secret` without looking it up.
+            if !(8..=256).contains(&secret.expose_secret().len()) {
+                fail_usage("--secret must be 8 to 256 characters".into());
+            }
+            let whsec = notify_secret.expose_secret();
+            if !whsec.starts_with("whsec_")
+                || paysys_platform::signing::decode_whsec(whsec).is_err()
             {
                 fail_usage("--notify-secret must be whsec_ followed by base64".into());
             }
-            // Saved as given, replacing an earlier choice (absent flags: all six, one URL).
-            let (events, urls) = notify_choice(m);
+            // Nothing in clear at rest: the API secret digested and sealed, the notification
+            // secret sealed for this merchant's row (the notifier's context).
+            let key = data_key()?;
+            let sealed_whsec = key.seal(whsec, &format!("notifier.endpoints.secret:{}", m.id));
             let pool = pool(cli).await?;
             let mut tx = pool.begin().await?;
-            rpc_edge::store::upsert_merchant(&mut *tx, &m.id, &m.secret)
+            match rpc_edge::store::save_merchant(&mut *tx, &key, &m.id, secret.expose_secret())
                 .await
-                .context("writing edge.merchants (is rpc-edge migrated? run `make up`)")?;
-            sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret, events, event_urls) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret, events = EXCLUDED.events, event_urls = EXCLUDED.event_urls, updated_at = now()")
+            {
+                Ok(()) => {}
+                Err(rpc_edge::store::SaveMerchantError::SecretTaken) => {
+                    tx.rollback().await.ok();
+                    fail_usage("--secret: another merchant already has this API secret; each merchant needs its own (a secret names its merchant where a call leaves merchant_id out)".into());
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("writing edge.merchants (is rpc-edge migrated? run `make up`)"))
+                }
+            }
+            sqlx::query("INSERT INTO notifier.endpoints (merchant_id, url, secret, secret_sealed, events, event_urls) VALUES ($1, $2, NULL, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET url = EXCLUDED.url, secret = NULL, secret_sealed = EXCLUDED.secret_sealed, events = EXCLUDED.events, event_urls = EXCLUDED.event_urls, updated_at = now()")
                 .bind(&m.id)
                 .bind(&m.notify_url)
-                .bind(&m.notify_secret)
+                .bind(&sealed_whsec)
                 .bind(&events)
                 .bind(Value::Object(urls.clone()))
                 .execute(&mut *tx)
@@ -465,6 +584,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             });
         }
         Cmd::Reconcile(r) => return reconcile(cli, r).await,
+        Cmd::Dlq(cmd) => return dlq::run(cmd, cli.json).await,
         Cmd::Merchant(MerchantCmd::List) => {
             let pool = pool(cli).await?;
             let rows = sqlx::query("SELECT m.id, e.url, e.events, e.event_urls FROM edge.merchants m LEFT JOIN notifier.endpoints e ON e.merchant_id = m.id ORDER BY m.id")
@@ -596,9 +716,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             });
         }
         Cmd::Ledger(cmd) => {
-            let mut client = LedgerClient::connect(cli.ledger_url.clone())
-                .await
-                .with_context(|| format!("cannot reach the ledger at {}", cli.ledger_url))?;
+            let mut client = LedgerClient::new(
+                paysys_platform::grpc::connect(&cli.ledger_url, &internal_token()?)
+                    .await
+                    .with_context(|| format!("cannot reach the ledger at {}", cli.ledger_url))?,
+            );
             match cmd {
                 LedgerCmd::Balance { merchant, test } => {
                     let r = client
@@ -690,9 +812,13 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Notifications(cmd) => {
-            let mut client = NotifierClient::connect(cli.notifier_url.clone())
-                .await
-                .with_context(|| format!("cannot reach the notifier at {}", cli.notifier_url))?;
+            let mut client = NotifierClient::new(
+                paysys_platform::grpc::connect(&cli.notifier_url, &internal_token()?)
+                    .await
+                    .with_context(|| {
+                        format!("cannot reach the notifier at {}", cli.notifier_url)
+                    })?,
+            );
             match cmd {
                 NotificationsCmd::List { merchant, status } => {
                     let r = client

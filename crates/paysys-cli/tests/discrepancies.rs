@@ -73,10 +73,16 @@ async fn a_second_payment_is_refused_and_listed_for_operators() {
         .await
         .expect("adapter");
     let port = app.port();
+    let callback_port = app.callback_port();
     tokio::spawn(app.run_until_stopped());
-    let mut grpc = PaymentProviderClient::connect(format!("http://127.0.0.1:{port}"))
+    let mut grpc = PaymentProviderClient::new(
+        paysys_platform::grpc::connect(
+            &format!("http://127.0.0.1:{port}"),
+            &paysys_platform::testing::internal_token(),
+        )
         .await
-        .unwrap();
+        .unwrap(),
+    );
     let started = grpc
         .start(StartRequest {
             merchant_id: "1".into(),
@@ -111,7 +117,7 @@ async fn a_second_payment_is_refused_and_listed_for_operators() {
     };
     for (id, charge, want) in [("n-1", "c-1", 200), ("n-2", "c-2", 400)] {
         let r = http
-            .post(format!("http://127.0.0.1:{port}/mobiltek/notify"))
+            .post(format!("http://127.0.0.1:{callback_port}/mobiltek/notify"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(notify(id, charge))
             .send()

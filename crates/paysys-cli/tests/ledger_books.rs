@@ -84,6 +84,10 @@ impl Ledger for TwoBooks {
 
 fn paysys(ledger_url: &str, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_paysys"))
+        .env(
+            "PAYSYS__INTERNAL__TOKEN",
+            paysys_platform::testing::INTERNAL_TOKEN,
+        )
         .args(["--ledger-url", ledger_url, "--json", "ledger"])
         .args(args)
         .output()
@@ -155,6 +159,10 @@ async fn ledger_queries_read_the_live_book_unless_test_is_given() {
 
     // Without --json the operator is told which book is shown.
     let human = Command::new(env!("CARGO_BIN_EXE_paysys"))
+        .env(
+            "PAYSYS__INTERNAL__TOKEN",
+            paysys_platform::testing::INTERNAL_TOKEN,
+        )
         .args([
             "--ledger-url",
             &url,

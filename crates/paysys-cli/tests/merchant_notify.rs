@@ -24,6 +24,11 @@ const NOWHERE: &str = "http://127.0.0.1:9/notify";
 /// Runs the binary without blocking the runtime the notifier under test runs on.
 async fn paysys(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_paysys"))
+        .env(
+            "PAYSYS__INTERNAL__TOKEN",
+            paysys_platform::testing::INTERNAL_TOKEN,
+        )
+        .env("PAYSYS__SECRETS__DATA_KEY", testing::DATA_KEY)
         .args(args)
         .output()
         .await
@@ -81,6 +86,8 @@ fn settings<T: serde::de::DeserializeOwned>(db: &str, prefix: &str) -> T {
             .and_then(|b| b.set_override("edge.listen", "127.0.0.1:0"))
             .and_then(|b| b.set_override("notifier.listen", "127.0.0.1:0"))
             .and_then(|b| b.set_override("notifier.poll_ms", 100))
+            .and_then(|b| b.set_override("internal.token", testing::INTERNAL_TOKEN))
+            .and_then(|b| b.set_override("secrets.data_key", testing::DATA_KEY))
             .expect("test overrides")
     })
     .expect("test settings")

@@ -1,5 +1,7 @@
 //! Configuration: the checked-in `config/default.toml` (compiled in, so a binary runs from any
-//! folder), then an optional file named by `PAYSYS_CONFIG`, then `PAYSYS__SECTION__KEY` variables.
+//! folder), then an optional file named by `PAYSYS_CONFIG` (when unset: `.run/paysys.toml` in
+//! the current folder if it exists, the local secrets `make up` generates, so the CLI run from
+//! the checkout needs no flags), then `PAYSYS__SECTION__KEY` variables.
 //! Every service deserialises the sections it needs; bad configuration exits with code 64.
 
 use secrecy::SecretString;
@@ -56,6 +58,20 @@ pub struct TelemetrySettings {
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
 
+/// The local `make up` configuration, found when `PAYSYS_CONFIG` is unset.
+pub const LOCAL_CONFIG: &str = ".run/paysys.toml";
+
+/// `PAYSYS_CONFIG`, else [`LOCAL_CONFIG`] when it exists.
+pub fn config_file() -> Option<std::path::PathBuf> {
+    match std::env::var_os("PAYSYS_CONFIG") {
+        Some(p) if !p.is_empty() => Some(p.into()),
+        _ => {
+            let local = std::path::Path::new(LOCAL_CONFIG);
+            local.is_file().then(|| local.to_path_buf())
+        }
+    }
+}
+
 /// Loads settings of type `T` from defaults, `PAYSYS_CONFIG` and the environment.
 pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
     load_with(|b| b)
@@ -71,8 +87,8 @@ pub fn load_with<T: DeserializeOwned>(
         DEFAULT_TOML,
         config::FileFormat::Toml,
     ));
-    if let Ok(path) = std::env::var("PAYSYS_CONFIG") {
-        builder = builder.add_source(config::File::with_name(&path));
+    if let Some(path) = config_file() {
+        builder = builder.add_source(config::File::from(path));
     }
     builder = builder.add_source(
         config::Environment::with_prefix("PAYSYS")

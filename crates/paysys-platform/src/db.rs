@@ -8,7 +8,9 @@ use sqlx::PgPool;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Connects a pool whose sessions use `schema`, creating the schema first.
+/// Connects a pool whose sessions use `schema`, creating the schema first when it is missing.
+/// Under least privilege (scripts/db-roles.sh) the schema already exists, owned by the
+/// service's own role, which may not create schemas: it is then only used, never created.
 pub async fn connect(settings: &DatabaseSettings, schema: &str) -> anyhow::Result<PgPool> {
     let base = PgConnectOptions::from_str(settings.url.expose_secret())
         .map_err(|e| anyhow::anyhow!("database.url is invalid: {e}"))?;
@@ -18,10 +20,17 @@ pub async fn connect(settings: &DatabaseSettings, schema: &str) -> anyhow::Resul
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(base.clone())
         .await?;
-    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .execute(&boot)
-        .await
-        .or_else(ignore_concurrent_create)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&boot)
+            .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&boot)
+            .await
+            .or_else(ignore_concurrent_create)?;
+    }
     boot.close().await;
     let opts = base.options([("search_path", schema)]);
     Ok(PgPoolOptions::new()

@@ -5,13 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod broker_watch;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod internal;
 pub mod money;
 pub mod outbox;
+pub mod sealed;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -29,6 +29,17 @@ pub async fn fresh_database() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(url.to_string()))
 }
 
+/// The internal gRPC token every test service is started with (never a `make up`'s).
+pub const INTERNAL_TOKEN: &str = "test-internal-token-0123456789abcdef0123456789abcdef";
+
+/// The data key every test service is started with (base64 of 32 bytes).
+pub const DATA_KEY: &str = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=";
+
+/// The test token, for gRPC clients in tests.
+pub fn internal_token() -> crate::internal::InternalToken {
+    crate::internal::InternalToken::new(INTERNAL_TOKEN)
+}
+
 /// A unique prefix for exchange and queue names.
 pub fn unique_prefix() -> String {
     format!("t{}.", &uuid::Uuid::new_v4().simple().to_string()[..12])
@@ -83,7 +94,29 @@ pub fn settings<T: serde::de::DeserializeOwned>(
             .and_then(|b| b.set_override("amqp.exchange", format!("{prefix}events")))
             .and_then(|b| b.set_override("amqp.queue_prefix", prefix.clone()))
             .and_then(|b| b.set_override("amqp.queue_expires_ms", 120_000))
+            .and_then(|b| b.set_override("internal.token", INTERNAL_TOKEN))
+            .and_then(|b| b.set_override("secrets.data_key", DATA_KEY))
             .expect("test overrides");
+        // Every listener on a free port: a test never takes a `make up` port.
+        for section in [
+            "edge",
+            "ledger",
+            "notifier",
+            "sandbox",
+            "mobiltek",
+            "teleaudio",
+            "netopia",
+            "mocopay",
+        ] {
+            b = b
+                .set_override(format!("{section}.listen"), "127.0.0.1:0")
+                .expect("test override");
+        }
+        for adapter in ["mobiltek", "teleaudio", "netopia", "mocopay"] {
+            b = b
+                .set_override(format!("{adapter}.callback_listen"), "127.0.0.1:0")
+                .expect("test override");
+        }
         for (k, v) in extra {
             b = b.set_override(*k, v.clone()).expect("test override");
         }

@@ -178,11 +178,13 @@ pub struct TestSystem {
     pub sandbox_url: String,
     pub ledger_url: String,
     pub notifier_url: String,
-    /// provider-mobiltek's HTTP+gRPC address (its notification endpoint is `/mobiltek/notify`).
+    /// provider-mobiltek's public callback address (`/mobiltek/notify`).
     pub mobiltek_url: String,
-    /// provider-netopia's address (`/netopia/ipn`, `/netopia/pay/{reference}`).
+    /// provider-mobiltek's internal address (gRPC PaymentProvider, /metrics, /readyz).
+    pub mobiltek_grpc_url: String,
+    /// provider-netopia's public address (`/netopia/ipn`, `/netopia/pay/{reference}`).
     pub netopia_url: String,
-    /// provider-mocopay's address (`/mocopay/notify`, `/mocopay/return`).
+    /// provider-mocopay's public address (`/mocopay/notify`, `/mocopay/return`).
     pub mocopay_url: String,
     /// The Netopia test keys this system was made with (mobilPay's and the seller's).
     pub netopia_keys: NetopiaKeys,
@@ -264,8 +266,11 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
                 .into(),
         ),
         ("telemetry.log_format".into(), "pretty".into()),
+        ("internal.token".into(), testing::INTERNAL_TOKEN.into()),
+        ("secrets.data_key".into(), testing::DATA_KEY.into()),
         ("edge.listen".into(), "127.0.0.1:0".into()),
         ("mobiltek.listen".into(), "127.0.0.1:0".into()),
+        ("mobiltek.callback_listen".into(), "127.0.0.1:0".into()),
         (
             "mobiltek.base_url".into(),
             format!("http://127.0.0.1:{sandbox_port}/mobiltek").into(),
@@ -304,15 +309,21 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .await
         .expect("mobiltek");
     let mobiltek_port = mobiltek.port();
+    let mobiltek_callback_port = mobiltek.callback_port();
     tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
 
     // Netopia: keys made for this system; the adapter seals orders for mobilPay's certificate
     // and opens IPNs with the seller's key; the sandbox holds the other halves.
     let netopia_keys = NetopiaKeys::generate();
-    let netopia_port = free_port();
-    let netopia_url = format!("http://127.0.0.1:{netopia_port}");
+    // The public (callback) port must be known before the adapter starts: it is in the links.
+    let netopia_callback_port = free_port();
+    let netopia_url = format!("http://127.0.0.1:{netopia_callback_port}");
     for (k, v) in [
-        ("netopia.listen", format!("127.0.0.1:{netopia_port}")),
+        ("netopia.listen", "127.0.0.1:0".to_string()),
+        (
+            "netopia.callback_listen",
+            format!("127.0.0.1:{netopia_callback_port}"),
+        ),
         ("netopia.public_url", netopia_url.clone()),
         (
             "netopia.card_url",
@@ -346,19 +357,26 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
             "sandbox.netopia.seller_certificate_pem",
             netopia_keys.seller_certificate_pem.clone(),
         ),
-        ("edge.providers.netopia", netopia_url.clone()),
     ] {
         o.push((k.into(), v.into()));
     }
     let netopia = provider_netopia::Application::build(settings(&o), shutdown.clone())
         .await
         .expect("netopia");
+    o.push((
+        "edge.providers.netopia".into(),
+        format!("http://127.0.0.1:{}", netopia.port()).into(),
+    ));
     tasks.push(spawn("provider-netopia", netopia.run_until_stopped()));
 
-    let mocopay_port = free_port();
-    let mocopay_url = format!("http://127.0.0.1:{mocopay_port}");
+    let mocopay_callback_port = free_port();
+    let mocopay_url = format!("http://127.0.0.1:{mocopay_callback_port}");
     for (k, v) in [
-        ("mocopay.listen", format!("127.0.0.1:{mocopay_port}")),
+        ("mocopay.listen", "127.0.0.1:0".to_string()),
+        (
+            "mocopay.callback_listen",
+            format!("127.0.0.1:{mocopay_callback_port}"),
+        ),
         ("mocopay.public_url", mocopay_url.clone()),
         (
             "mocopay.base_url",
@@ -368,19 +386,27 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
             "mocopay.test_base_url",
             format!("http://127.0.0.1:{sandbox_port}/mocopay"),
         ),
-        ("edge.providers.mocopay", mocopay_url.clone()),
     ] {
         o.push((k.into(), v.into()));
     }
     let mocopay = provider_mocopay::Application::build(settings(&o), shutdown.clone())
         .await
         .expect("mocopay");
+    o.push((
+        "edge.providers.mocopay".into(),
+        format!("http://127.0.0.1:{}", mocopay.port()).into(),
+    ));
     tasks.push(spawn("provider-mocopay", mocopay.run_until_stopped()));
 
     let teleaudio_port = free_port();
+    let teleaudio_callback_port = free_port();
     o.push((
         "teleaudio.listen".into(),
         format!("127.0.0.1:{teleaudio_port}").into(),
+    ));
+    o.push((
+        "teleaudio.callback_listen".into(),
+        format!("127.0.0.1:{teleaudio_callback_port}").into(),
     ));
     o.push((
         "teleaudio.base_url".into(),
@@ -392,7 +418,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     ));
     o.push((
         "sandbox.teleaudio.notify_url".into(),
-        format!("http://127.0.0.1:{teleaudio_port}/teleaudio/notify").into(),
+        format!("http://127.0.0.1:{teleaudio_callback_port}/teleaudio/notify").into(),
     ));
     o.push((
         "edge.providers.teleaudio".into(),
@@ -401,7 +427,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     let teleaudio_settings: provider_teleaudio::Settings = settings(&o);
     o.push((
         "sandbox.mobiltek.notify_url".into(),
-        format!("http://127.0.0.1:{mobiltek_port}/mobiltek/notify").into(),
+        format!("http://127.0.0.1:{mobiltek_callback_port}/mobiltek/notify").into(),
     ));
     let sandbox = provider_sandbox::Application::build(settings(&o), shutdown.clone())
         .await
@@ -534,7 +560,8 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         sandbox_url,
         ledger_url,
         notifier_url,
-        mobiltek_url: format!("http://127.0.0.1:{mobiltek_port}"),
+        mobiltek_url: format!("http://127.0.0.1:{mobiltek_callback_port}"),
+        mobiltek_grpc_url: format!("http://127.0.0.1:{mobiltek_port}"),
         netopia_url,
         mocopay_url,
         netopia_keys,
@@ -658,10 +685,27 @@ impl TestSystem {
             .await
     }
 
-    pub async fn ledger(&self) -> LedgerClient<tonic::transport::Channel> {
-        LedgerClient::connect(self.ledger_url.clone())
+    pub async fn ledger(&self) -> LedgerClient<paysys_platform::grpc::TracedChannel> {
+        LedgerClient::new(
+            paysys_platform::grpc::connect(&self.ledger_url, &testing::internal_token())
+                .await
+                .expect("ledger reachable"),
+        )
+    }
+
+    /// The typed gRPC PaySystem on the edge port, with the internal token.
+    pub async fn pay_system(
+        &self,
+    ) -> paysys_proto::pay_system_client::PaySystemClient<paysys_platform::grpc::TracedChannel>
+    {
+        paysys_proto::pay_system_client::PaySystemClient::new(
+            paysys_platform::grpc::connect(
+                self.edge_url.trim_end_matches('/'),
+                &testing::internal_token(),
+            )
             .await
-            .expect("ledger reachable")
+            .expect("edge gRPC reachable"),
+        )
     }
 
     /// The merchant's posted charges, waiting until there are `n`.

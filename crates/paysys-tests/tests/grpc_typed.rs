@@ -60,9 +60,16 @@ fn seed_000_typed(trans_ext_id: &str) -> TransactionRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_grpc_runs_the_merchant_handlers_and_names_bad_fields() {
     let sys = spawn_system().await;
-    let mut client = PaySystemClient::connect(sys.edge_url.trim_end_matches('/').to_string())
+    // Without the internal token, the typed API is not there for a caller.
+    let mut bare = PaySystemClient::connect(sys.edge_url.trim_end_matches('/').to_string())
         .await
         .expect("gRPC on the edge port");
+    let refused = bare
+        .set_transaction_sync(seed_000_typed("grpc-typed-no-token"))
+        .await
+        .expect_err("no token");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    let mut client = sys.pay_system().await;
 
     let started = client
         .set_transaction_sync(seed_000_typed("grpc-typed-1"))
@@ -184,10 +191,14 @@ async fn python_grpcio_calls_typed_rpcs_and_lists_services_by_reflection() {
             host(&sys.edge_url),
             host(&sys.ledger_url),
             host(&sys.notifier_url),
-            host(&sys.mobiltek_url),
+            host(&sys.mobiltek_grpc_url),
         );
         move || {
             Command::new("python3")
+                .env(
+                    "PAYSYS_INTERNAL_TOKEN",
+                    paysys_platform::testing::INTERNAL_TOKEN,
+                )
                 .arg(&script)
                 .arg(&proto)
                 .arg(&edge)
@@ -220,6 +231,10 @@ async fn python_grpcio_calls_typed_rpcs_and_lists_services_by_reflection() {
     assert!(redirect.contains("/ppe?"), "{redirect}");
     assert_eq!(line("bad_field"), "INVALID_ARGUMENT");
     assert_eq!(line("bad_secret"), "UNAUTHENTICATED");
+    // A caller without the internal token: refused, reflection too; health answers.
+    assert_eq!(line("no_token"), "UNAUTHENTICATED");
+    assert_ne!(line("no_token_reflection"), "OK");
+    assert_eq!(line("no_token_health"), "1"); // SERVING
     let edge: Vec<String> = line("services_edge").split(',').map(String::from).collect();
     for s in [
         "paysys.v1.PaySystem",

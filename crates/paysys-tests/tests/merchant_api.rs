@@ -323,11 +323,7 @@ async fn every_bad_field_is_named_and_nothing_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_callers_use_the_same_handlers_over_grpc() {
     let sys = spawn_system().await;
-    let mut client = paysys_proto::pay_system_client::PaySystemClient::connect(
-        sys.edge_url.trim_end_matches('/').to_string(),
-    )
-    .await
-    .expect("gRPC on the edge port");
+    let mut client = sys.pay_system().await;
     let r = client
         .invoke(paysys_proto::InvokeRequest {
             method: "set_transaction_sync".into(),

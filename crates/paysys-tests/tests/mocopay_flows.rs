@@ -64,6 +64,22 @@ async fn status(sys: &TestSystem, order: &str) -> Value {
     st["result"]["data"].clone()
 }
 
+/// The order's state once the edge has applied the events (a notification can reach the merchant
+/// before rpc-edge consumed the same event): waits up to 20 s for `want`.
+async fn state_becomes(sys: &TestSystem, order: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = status(sys, order).await["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if state == want || Instant::now() > deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The merchant's posted (not failed) charges, waiting for `n`.
 async fn posted(sys: &TestSystem, n: usize) -> Vec<paysys_proto::Charge> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -422,7 +438,7 @@ async fn status_asks_mocopay_and_says_when_it_could_not() {
     assert_eq!(un["error"]["code"], -32602, "{un}");
     let why = un["error"]["data"]["order_ext_id"].as_str().unwrap_or("");
     assert!(why.contains("MoCoPay has no cancel method"), "{un}");
-    assert_eq!(status(&sys, order).await["state"], "active");
+    assert_eq!(state_becomes(&sys, order, "active").await, "active");
     sys.stop().await;
 }
 
@@ -508,6 +524,6 @@ async fn a_test_order_is_paid_in_mocopays_test_currency() {
         .await
         .unwrap();
     assert_eq!(state["mocopay"]["sessions"][0]["currency_code"], "TES");
-    assert_eq!(status(&sys, "moco-test-1").await["state"], "paid");
+    assert_eq!(state_becomes(&sys, "moco-test-1", "paid").await, "paid");
     sys.stop().await;
 }

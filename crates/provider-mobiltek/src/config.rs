@@ -7,7 +7,10 @@ paysys_adapter::adapter_settings!(mobiltek: MobiltekSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MobiltekSettings {
+    /// Internal: gRPC PaymentProvider, health, metrics.
     pub listen: String,
+    /// Public: the provider's callback routes and pages only.
+    pub callback_listen: String,
     /// Mobiltek's base URL: `{base_url}/ppe` and `{base_url}/unsubscribe`.
     pub base_url: String,
     /// Mobiltek's test environment, where `test: "True"` orders go; unset: test orders are
@@ -39,6 +42,16 @@ impl MobiltekSettings {
         if self.request_timeout_ms == 0 {
             return Err("mobiltek.request_timeout_ms must be greater than 0".into());
         }
-        Ok(())
+        let mut urls = vec![("mobiltek.base_url", self.base_url.as_str())];
+        if let Some(t) = &self.test_base_url {
+            urls.push(("mobiltek.test_base_url", t.as_str()));
+        }
+        paysys_adapter::sandbox_secrets_only_against_sandbox(
+            &[(
+                "mobiltek.secret",
+                secrecy::ExposeSecret::expose_secret(&self.secret),
+            )],
+            &urls,
+        )
     }
 }

@@ -8,7 +8,10 @@ paysys_adapter::adapter_settings!(mocopay: MocopaySettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MocopaySettings {
+    /// Internal: gRPC PaymentProvider, health, metrics.
     pub listen: String,
+    /// Public: the provider's callback routes and pages only.
+    pub callback_listen: String,
     /// Where MoCoPay and browsers reach this adapter (notifyUrl, callbackUrl).
     pub public_url: String,
     /// Where MoCoPay's `/v1/payment/` API lives.
@@ -41,6 +44,16 @@ impl MocopaySettings {
         if self.request_timeout_ms == 0 {
             return Err("mocopay.request_timeout_ms must be greater than 0".into());
         }
-        Ok(())
+        let mut urls = vec![("mocopay.base_url", self.base_url.as_str())];
+        if let Some(t) = &self.test_base_url {
+            urls.push(("mocopay.test_base_url", t.as_str()));
+        }
+        paysys_adapter::sandbox_secrets_only_against_sandbox(
+            &[
+                ("mocopay.api_key", self.api_key.as_str()),
+                ("mocopay.api_secret", self.api_secret.expose_secret()),
+            ],
+            &urls,
+        )
     }
 }

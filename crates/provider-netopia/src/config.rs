@@ -9,7 +9,10 @@ paysys_adapter::adapter_settings!(netopia: NetopiaSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NetopiaSettings {
+    /// Internal: gRPC PaymentProvider, health, metrics.
     pub listen: String,
+    /// Public: the provider's callback routes and pages only.
+    pub callback_listen: String,
     /// Where the adapter is reached from outside: the form page and the IPN confirm URL.
     pub public_url: String,
     /// mobilPay's card payment page (the sealed form is posted there).
@@ -92,6 +95,20 @@ impl NetopiaSettings {
         if self.request_timeout_ms == 0 {
             return Err("netopia.request_timeout_ms must be greater than 0".into());
         }
+        let mut urls = vec![
+            ("netopia.card_url", self.card_url.as_str()),
+            ("netopia.soap_url", self.soap_url.as_str()),
+        ];
+        if let Some(t) = &self.test_card_url {
+            urls.push(("netopia.test_card_url", t.as_str()));
+        }
+        paysys_adapter::sandbox_secrets_only_against_sandbox(
+            &[
+                ("netopia.soap_username", self.soap_username.as_str()),
+                ("netopia.soap_password", self.soap_password.expose_secret()),
+            ],
+            &urls,
+        )?;
         crate::wire::SealingKey::from_certificate_pem(&self.netopia_certificate()?)
             .map_err(|e| format!("netopia.netopia_certificate_pem: {e}"))?;
         crate::wire::OpeningKey::from_pem(self.seller_private_key()?.expose_secret())

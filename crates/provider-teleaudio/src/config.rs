@@ -7,7 +7,10 @@ paysys_adapter::adapter_settings!(teleaudio: TeleaudioSettings);
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TeleaudioSettings {
+    /// Internal: gRPC PaymentProvider, health, metrics.
     pub listen: String,
+    /// Public: the provider's callback routes and pages only.
+    pub callback_listen: String,
     /// Teleaudio's API base URL.
     pub base_url: String,
     /// Teleaudio's test environment, where `test: "True"` orders go; unset: test orders are
@@ -28,6 +31,16 @@ impl TeleaudioSettings {
         if secrecy::ExposeSecret::expose_secret(&self.secret).len() < 8 {
             return Err("teleaudio.secret must be at least 8 characters".into());
         }
-        Ok(())
+        let mut urls = vec![("teleaudio.base_url", self.base_url.as_str())];
+        if let Some(t) = &self.test_base_url {
+            urls.push(("teleaudio.test_base_url", t.as_str()));
+        }
+        paysys_adapter::sandbox_secrets_only_against_sandbox(
+            &[(
+                "teleaudio.secret",
+                secrecy::ExposeSecret::expose_secret(&self.secret),
+            )],
+            &urls,
+        )
     }
 }

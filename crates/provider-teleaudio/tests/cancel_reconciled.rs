@@ -58,11 +58,16 @@ async fn an_unconfirmed_cancellation_is_cancelling_then_reconciled() {
     let app = Application::build(settings, shutdown.clone())
         .await
         .unwrap();
-    let (port, pool) = (app.port(), app.pool());
+    let (port, callback_port, pool) = (app.port(), app.callback_port(), app.pool());
     tokio::spawn(app.run_until_stopped());
-    let mut grpc = PaymentProviderClient::connect(format!("http://127.0.0.1:{port}"))
+    let mut grpc = PaymentProviderClient::new(
+        paysys_platform::grpc::connect(
+            &format!("http://127.0.0.1:{port}"),
+            &paysys_platform::testing::internal_token(),
+        )
         .await
-        .unwrap();
+        .unwrap(),
+    );
     grpc.start(StartRequest {
         merchant_id: "19".into(),
         order_id: "sub-cancel".into(),
@@ -87,7 +92,7 @@ async fn an_unconfirmed_cancellation_is_cancelling_then_reconciled() {
     let http = reqwest::Client::new();
     let post = |body: serde_json::Value| {
         let (body, sig) = signed(body);
-        http.post(format!("http://127.0.0.1:{port}/teleaudio/notify"))
+        http.post(format!("http://127.0.0.1:{callback_port}/teleaudio/notify"))
             .header("content-type", "application/json")
             .header("x-teleaudio-signature", sig)
             .body(body)

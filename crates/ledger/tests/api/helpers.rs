@@ -50,6 +50,8 @@ pub async fn spawn_app() -> TestApp {
             .unwrap()
             .set_override("ledger.fee_bps", FEE_BPS)
             .unwrap()
+            .set_override("internal.token", testing::INTERNAL_TOKEN)
+            .unwrap()
     })
     .expect("test settings");
     let shutdown = Shutdown::new();
@@ -71,10 +73,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    pub async fn grpc(&self) -> LedgerClient<tonic::transport::Channel> {
-        LedgerClient::connect(format!("http://127.0.0.1:{}", self.port))
+    pub async fn grpc(&self) -> LedgerClient<paysys_platform::grpc::TracedChannel> {
+        LedgerClient::new(
+            paysys_platform::grpc::connect(
+                &format!("http://127.0.0.1:{}", self.port),
+                &paysys_platform::testing::internal_token(),
+            )
             .await
-            .expect("connect to the Ledger gRPC service")
+            .expect("connect to the Ledger gRPC service"),
+        )
     }
 
     /// Publishes events in order as a producer's outbox relay would, retrying until the

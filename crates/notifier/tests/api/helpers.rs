@@ -5,8 +5,10 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use notifier::{Application, Settings};
 use paysys_platform::broker::{Outgoing, Publisher};
+use paysys_platform::grpc::TracedChannel;
 use paysys_platform::{events, testing, Shutdown};
 use paysys_proto::notifier_client::NotifierClient;
 use paysys_proto::Event;
@@ -29,6 +31,10 @@ pub struct Options {
     pub request_timeout_ms: i64,
     pub lease_margin_ms: i64,
     pub prefetch: i64,
+    /// `notifier.allow_private_destinations`: true, as the fake merchants listen on 127.0.0.1.
+    pub allow_private_destinations: bool,
+    /// `notifier.require_https`.
+    pub require_https: bool,
 }
 
 impl Default for Options {
@@ -38,6 +44,8 @@ impl Default for Options {
             request_timeout_ms: 2000,
             lease_margin_ms: 500,
             prefetch: 8,
+            allow_private_destinations: true,
+            require_https: false,
         }
     }
 }
@@ -89,6 +97,17 @@ impl Env {
                 .unwrap()
                 .set_override("notifier.poll_ms", 100)
                 .unwrap()
+                .set_override(
+                    "notifier.allow_private_destinations",
+                    opts.allow_private_destinations,
+                )
+                .unwrap()
+                .set_override("notifier.require_https", opts.require_https)
+                .unwrap()
+                .set_override("internal.token", testing::INTERNAL_TOKEN)
+                .unwrap()
+                .set_override("secrets.data_key", testing::DATA_KEY)
+                .unwrap()
         })
         .expect("test settings")
     }
@@ -130,10 +149,15 @@ pub async fn spawn_app_on(env: Env, opts: &Options) -> TestApp {
 }
 
 impl TestApp {
-    pub async fn grpc(&self) -> NotifierClient<tonic::transport::Channel> {
-        NotifierClient::connect(format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("connect to the Notifier gRPC service")
+    /// A `Notifier` client carrying the internal token, as the CLI's.
+    pub async fn grpc(&self) -> NotifierClient<TracedChannel> {
+        let channel = paysys_platform::grpc::connect(
+            &format!("http://127.0.0.1:{}", self.port),
+            &testing::internal_token(),
+        )
+        .await
+        .expect("connect to the Notifier gRPC service");
+        NotifierClient::new(channel)
     }
 
     pub async fn configure_merchant(&self, merchant_id: &str, url: &str) {
@@ -199,6 +223,17 @@ impl TestApp {
             },
         )
         .await
+    }
+
+    /// The errors recorded with each attempt of a notification, in order.
+    pub async fn attempt_errors(&self, webhook_id: &str) -> Vec<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT error FROM attempts WHERE notification_id = $1::uuid ORDER BY id",
+        )
+        .bind(webhook_id)
+        .fetch_all(&self.pool)
+        .await
+        .expect("query attempts")
     }
 
     /// HTTP statuses of the recorded attempts of a notification, in order (None = no answer).
@@ -285,6 +320,8 @@ where
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
     Status(u16),
+    /// This status with this body (text/plain).
+    StatusWithBody(u16, &'static str),
     /// Never answers (the notifier's request times out or the notifier dies waiting).
     Hang,
 }
@@ -362,7 +399,7 @@ async fn receive(
     State(state): State<Arc<MerchantState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     state
         .received
         .lock()
@@ -373,7 +410,10 @@ async fn receive(
         next.unwrap_or(*state.default.lock().unwrap())
     };
     match reply {
-        Reply::Status(code) => StatusCode::from_u16(code).unwrap(),
+        Reply::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        Reply::StatusWithBody(code, body) => {
+            (StatusCode::from_u16(code).unwrap(), body).into_response()
+        }
         Reply::Hang => std::future::pending().await,
     }
 }

@@ -3,6 +3,8 @@
 
 mod choice;
 mod delivery;
+mod destinations;
 mod helpers;
 mod recovery;
 mod retries;
+mod secrets;

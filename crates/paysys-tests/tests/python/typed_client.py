@@ -4,9 +4,13 @@ Generates the stubs from proto/ with grpc_tools.protoc into a temporary director
 typed RPCs on the edge, and lists each server's services through gRPC server reflection.
 
 usage: typed_client.py PROTO_DIR EDGE_HOST:PORT SECRET TRANS_EXT_ID [name=HOST:PORT ...]
+The internal bearer token comes from PAYSYS_INTERNAL_TOKEN (never argv); every call carries it
+as `authorization` metadata, and the client also shows what a caller without it gets.
 Prints key=value lines; exits non-zero on any failure (missing packages included).
 """
+import collections
 import importlib
+import os
 import sys
 import tempfile
 
@@ -39,8 +43,34 @@ sys.path.insert(0, out)
 pb = importlib.import_module("paysys.v1.paysystem_pb2")
 pb_grpc = importlib.import_module("paysys.v1.paysystem_pb2_grpc")
 
-channel = grpc.insecure_channel(edge)
-grpc.channel_ready_future(channel).result(timeout=10)
+TOKEN = os.environ["PAYSYS_INTERNAL_TOKEN"]
+
+
+class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")), grpc.ClientCallDetails):
+    pass
+
+
+class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call, reflection's streams included."""
+
+    def _details(self, d):
+        md = list(d.metadata or []) + [("authorization", "Bearer " + TOKEN)]
+        return _Details(d.method, d.timeout, md, d.credentials, d.wait_for_ready, d.compression)
+
+    def intercept_unary_unary(self, cont, d, request):
+        return cont(self._details(d), request)
+
+    def intercept_stream_stream(self, cont, d, requests):
+        return cont(self._details(d), requests)
+
+
+def channel_to(target, token=True):
+    ch = grpc.insecure_channel(target)
+    grpc.channel_ready_future(ch).result(timeout=10)
+    return grpc.intercept_channel(ch, Bearer()) if token else ch
+
+
+channel = channel_to(edge)
 stub = pb_grpc.PaySystemStub(channel)
 
 channels = stub.GetChannelsList(pb.GetChannelsListRequest(merchant_id="1", secret=secret), timeout=20)
@@ -85,8 +115,19 @@ show("bad_field", code_of(lambda: stub.SetTransactionSync(bad, timeout=20)))
 show("bad_secret", code_of(lambda: stub.SetTransactionSync(seed_000(trans_ext_id + "-x", "wrong"), timeout=20)))
 
 
+# Without the token: the typed RPC and reflection are refused, gRPC health answers.
+bare = channel_to(edge, token=False)
+show("no_token", code_of(lambda: pb_grpc.PaySystemStub(bare).GetChannelsList(
+    pb.GetChannelsListRequest(merchant_id="1", secret=secret), timeout=20)))
+show("no_token_reflection", code_of(lambda: ProtoReflectionDescriptorDatabase(bare).get_services()))
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+show("no_token_health", health_pb2_grpc.HealthStub(bare).Check(
+    health_pb2.HealthCheckRequest(service=""), timeout=10).status)
+
+
 def services(target):
-    ch = grpc.insecure_channel(target)
+    ch = channel_to(target)
     db = ProtoReflectionDescriptorDatabase(ch)
     return ch, db, sorted(db.get_services())
 

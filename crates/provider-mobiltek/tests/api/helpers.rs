@@ -23,7 +23,10 @@ const PROBE: &str = "test.probe";
 
 pub struct TestApp {
     pub _settings: Settings,
+    /// Internal: gRPC, /metrics, /readyz.
     pub port: u16,
+    /// Public: the notification endpoint.
+    pub callback_port: u16,
     pub pool: PgPool,
     pub http: reqwest::Client,
     pub events: mpsc::UnboundedReceiver<Event>,
@@ -52,11 +55,15 @@ pub async fn spawn_app_with(base_url: &str, request_timeout_ms: u64) -> TestApp 
             .unwrap()
             .set_override("mobiltek.listen", "127.0.0.1:0")
             .unwrap()
+            .set_override("mobiltek.callback_listen", "127.0.0.1:0")
+            .unwrap()
             .set_override("mobiltek.base_url", base_url)
             .unwrap()
             .set_override("mobiltek.secret", SECRET)
             .unwrap()
             .set_override("mobiltek.request_timeout_ms", request_timeout_ms)
+            .unwrap()
+            .set_override("internal.token", testing::INTERNAL_TOKEN)
             .unwrap()
     })
     .expect("test settings");
@@ -65,12 +72,14 @@ pub async fn spawn_app_with(base_url: &str, request_timeout_ms: u64) -> TestApp 
         .await
         .expect("build the adapter");
     let port = app.port();
+    let callback_port = app.callback_port();
     let pool = app.pool();
     let handle = tokio::spawn(app.run_until_stopped());
     let events = observe(&settings, &shutdown).await;
     TestApp {
         _settings: settings,
         port,
+        callback_port,
         pool,
         http: reqwest::Client::new(),
         events,
@@ -126,14 +135,22 @@ async fn observe(settings: &Settings, shutdown: &Shutdown) -> mpsc::UnboundedRec
 }
 
 impl TestApp {
+    /// On the internal port (gRPC, /metrics, /readyz).
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub async fn grpc(&self) -> PaymentProviderClient<tonic::transport::Channel> {
-        PaymentProviderClient::connect(self.url(""))
-            .await
-            .expect("connect to the PaymentProvider gRPC service")
+    /// On the public port (Mobiltek's notifications).
+    pub fn callback_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.callback_port)
+    }
+
+    pub async fn grpc(&self) -> PaymentProviderClient<paysys_platform::grpc::TracedChannel> {
+        PaymentProviderClient::new(
+            paysys_platform::grpc::connect(&self.url(""), &testing::internal_token())
+                .await
+                .expect("connect to the PaymentProvider gRPC service"),
+        )
     }
 
     /// Start for seed 000's one-time example (price "10" grosz), order `order_id`.
@@ -157,7 +174,7 @@ impl TestApp {
     pub async fn notify_form(&self, form: &[(String, String)]) -> (u16, String) {
         let r = self
             .http
-            .post(self.url("/mobiltek/notify"))
+            .post(self.callback_url("/mobiltek/notify"))
             .form(form)
             .send()
             .await

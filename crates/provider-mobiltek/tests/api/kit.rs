@@ -91,11 +91,14 @@ async fn a_test_order_needs_a_test_environment() {
             .expect("adapter");
         let port = app.port();
         tokio::spawn(app.run_until_stopped());
-        let mut grpc = paysys_proto::payment_provider_client::PaymentProviderClient::connect(
-            format!("http://127.0.0.1:{port}"),
-        )
-        .await
-        .expect("gRPC");
+        let mut grpc = paysys_proto::payment_provider_client::PaymentProviderClient::new(
+            paysys_platform::grpc::connect(
+                &format!("http://127.0.0.1:{port}"),
+                &paysys_platform::testing::internal_token(),
+            )
+            .await
+            .expect("gRPC"),
+        );
         let mut req = seed_one_time(&format!("test-order-{want_refused}"));
         req.test = true;
         let answer = grpc.start(req).await;

@@ -6,4 +6,5 @@ mod helpers;
 mod kit;
 mod notify;
 mod start;
+mod surfaces;
 mod unsubscribe;
