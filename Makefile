@@ -17,6 +17,7 @@ test:
 	bash scripts/infra.sh
 	bash scripts/test-deps.sh
 	cargo test --workspace --no-fail-fast
+	ALLOW_PLACEHOLDERS=1 bash deploy/validate.sh
 	cargo test -p paysys-platform --test broker_restart -- --ignored
 
 bench:

@@ -7,3 +7,12 @@ dbs=$(psql "$ADMIN" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'pa
 n=0
 for db in $dbs; do psql "$ADMIN" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 && n=$((n + 1)); done
 echo "[ci] dropped $n leftover test databases"
+# Roles and broker users a least-privilege test left behind when it failed midway (prefixed
+# t<10 or 12 hex>_ / -); `make up`'s paysys_* roles and paysys-* users are never touched.
+roles=$(psql "$ADMIN" -tAc "SELECT rolname FROM pg_roles WHERE rolname ~ '^t[0-9a-f]{10}_[a-z]+$'" 2>/dev/null) || roles=""
+for r in $roles; do psql "$ADMIN" -qc "DROP ROLE IF EXISTS \"$r\"" >/dev/null 2>&1; done
+if command -v rabbitmqctl >/dev/null 2>&1; then
+  for u in $(rabbitmqctl -q list_users 2>/dev/null | awk '$1 ~ /^t[0-9a-f]{12}-[a-z-]+$/ {print $1}'); do
+    rabbitmqctl -q delete_user "$u" >/dev/null 2>&1
+  done
+fi
