@@ -22,13 +22,22 @@ Secrets: every service but provider-sandbox gets PAYSYS__INTERNAL__TOKEN, and rp
 notifier PAYSYS__SECRETS__DATA_KEY, from a Secret (never a ConfigMap or a literal); their values,
 when not REPLACE placeholders, are well formed; outside dev they are not the dev overlay's, and
 the notifier refuses private destinations and plain HTTP.
+Least privilege: each Deployment takes the shared Secret paysys-secrets (PAYSYS__INTERNAL__TOKEN
+only) and its own paysys-<deployment> (PAYSYS__DATABASE__URL as its own role paysys_<schema> of
+scripts/db-roles.sh, PAYSYS__AMQP__URL as its own user paysys-<service> of scripts/amqp-users.sh
+(the dev overlay may keep `guest`), its own PAYSYS__<NAME>__* credentials, the data key for rpc-edge
+and notifier only, the same in both) and no other service's Secret nor paysys-db-admin; the
+sandbox reads adapters' provider credentials key by key only. Jobs: backoffLimit,
+ttlSecondsAfterFinished, activeDeadlineSeconds, requests and limits, the restricted
+securityContext, no service-account token; the Job paysys-db-roles runs a byte-identical copy of
+scripts/db-roles.sh and sees every service's database URL (and nothing else) as its role's file.
 NetworkPolicies: every Deployment is selected by one; nothing is open to everything but
 rpc-edge's `http` port and the adapters' `callback` ports (never an adapter's internal port);
 rpc-edge and the callback ports are open to everything, each adapter's internal port to
 rpc-edge, the notifier and the ledger to PaySystem's pods (the CLI), the sandbox to the adapters.
 
 Also: check.py --placeholders RENDERED.yaml   (one line per value still holding REPLACE, for
-validate.sh; Secret `data` is decoded first)
+validate.sh; Secret `data` is decoded first; a script, a value starting with #!, is not one)
 """
 import base64
 import binascii
@@ -117,6 +126,30 @@ def secret_problem(key, value):
         if len(raw) != 32:
             return "is not 32 bytes (base64 of `openssl rand 32`)"
     return None
+
+
+def check_resources(where, c):
+    """A container has CPU and memory requests and limits."""
+    res = c.get("resources", {})
+    for kind in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in res.get(kind, {}):
+                err("%s: no %s.%s" % (where, kind, r))
+
+
+def check_hardening(where, c, psc):
+    """A container's securityContext meets the restricted Pod Security Standard (and more)."""
+    sc = c.get("securityContext", {})
+    if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+        err("%s: runAsNonRoot is not set" % where)
+    if sc.get("readOnlyRootFilesystem") is not True:
+        err("%s: readOnlyRootFilesystem is not true" % where)
+    if sc.get("allowPrivilegeEscalation") is not False:
+        err("%s: allowPrivilegeEscalation is not false" % where)
+    if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+        err("%s: capabilities do not drop ALL" % where)
+    if (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        err("%s: seccompProfile is not RuntimeDefault" % where)
 
 
 # ---- NetworkPolicies ----------------------------------------------------------------------
@@ -247,6 +280,241 @@ def check_network_policies(by_kind, deployments, namespaces):
             err("NetworkPolicy %s: selects no Deployment" % p["metadata"]["name"])
 
 
+# ---- Least privilege: one Secret, database role and broker user per service -----------------
+
+SHARED_SECRET = "paysys-secrets"          # every service: the internal token, nothing else
+DB_ADMIN_SECRET = "paysys-db-admin"       # the Job paysys-db-roles only
+DB_ROLES_JOB = "paysys-db-roles"
+DATA_KEY_SERVICES = ("rpc-edge", "notifier")
+# Secrets of files that belong to one service (besides its paysys-<service>).
+FILE_SECRETS = {"paysys-netopia-keys": "provider-netopia"}
+# The dev overlay's broker account (its broker is not provisioned by deploy/; deploy/README.md).
+DEV_AMQP_USER = "guest"
+HERE = os.path.dirname(os.path.abspath(__file__))
+DB_ROLES_COPY = os.path.join(HERE, "base", "provision", "db-roles.sh")
+DB_ROLES_SCRIPT = os.path.join(HERE, "..", "scripts", "db-roles.sh")
+
+
+def own_secret(deployment):
+    return "paysys-%s" % deployment
+
+
+def db_roles_services():
+    """service -> schema, from the SERVICES line of db-roles.sh (the copy the Job runs)."""
+    try:
+        with open(DB_ROLES_COPY) as f:
+            text = f.read()
+    except OSError:
+        return None
+    m = re.search(r'^SERVICES="([^"]*)"$', text, re.M)
+    if not m:
+        return None
+    return dict(pair.split(":", 1) for pair in m.group(1).split())
+
+
+def secret_refs(pod):
+    """Every (Secret name, how, key or None) a pod spec references, in any container."""
+    out = []
+    for c in pod.get("containers", []) + pod.get("initContainers", []):
+        for ref in c.get("envFrom", []):
+            if "secretRef" in ref:
+                out.append((ref["secretRef"]["name"], "envFrom", None))
+        for e in c.get("env", []):
+            ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                out.append((ref["name"], "env", ref["key"]))
+    for v in pod.get("volumes", []):
+        if "secret" in v:
+            for item in v["secret"].get("items") or [{"key": None}]:
+                out.append((v["secret"].get("secretName"), "volume", item["key"]))
+        for src in (v.get("projected") or {}).get("sources") or []:
+            if "secret" in src:
+                for item in src["secret"].get("items") or [{"key": None}]:
+                    out.append((src["secret"]["name"], "volume", item["key"]))
+    return out
+
+
+def url_parts(url):
+    """(user, password, host:port, path) of a postgres:// or amqp:// URL."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    userinfo, _, hostpath = rest.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    hostport, _, path = hostpath.partition("/")
+    return user, password, hostport, path.split("?", 1)[0]
+
+
+def check_least_privilege(overlay, deployments, secrets):
+    services = [d for d in deployments if d != "provider-sandbox"]
+    per_service = {own_secret(d): d for d in services}
+    schemas = db_roles_services()
+    if schemas is None:
+        err("%s: no SERVICES line (service:schema pairs) to read" % DB_ROLES_COPY)
+        schemas = {}
+
+    # Who references which Secret.
+    for name, dep in deployments.items():
+        refs = secret_refs(dep["spec"]["template"]["spec"])
+        where = "Deployment %s" % name
+        if name == "provider-sandbox":
+            # The simulated providers share each adapter's own credentials, key by key, and
+            # nothing else of it (never its database or broker URL, nor the data key).
+            for sec, how, key in refs:
+                if sec in per_service:
+                    adapter = per_service[sec]
+                    section = section_of(adapter).upper().replace("-", "_")
+                    if how != "env" or not is_adapter(adapter) or not (key or "").startswith("PAYSYS__%s__" % section):
+                        err("%s: takes %s of %s's Secret %s; the sandbox may read an adapter's "
+                            "own provider credentials only, key by key" % (where, key or "everything", adapter, sec))
+                elif sec in (SHARED_SECRET, DB_ADMIN_SECRET):
+                    err("%s: references Secret %s, which it does not need" % (where, sec))
+            continue
+        env_from = [sec for sec, how, _ in refs if how == "envFrom"]
+        for want in (SHARED_SECRET, own_secret(name)):
+            if want not in env_from:
+                err("%s: does not take Secret %s (envFrom)" % (where, want))
+        for sec, how, key in refs:
+            if sec in (SHARED_SECRET, own_secret(name)):
+                continue
+            owner = per_service.get(sec) or FILE_SECRETS.get(sec)
+            if sec == DB_ADMIN_SECRET:
+                err("%s: references Secret %s, the database administrator's (the Job's only)" % (where, sec))
+            elif owner is not None and owner != name:
+                err("%s: references Secret %s, which is %s's" % (where, sec, owner))
+            elif owner is None:
+                err("%s: references Secret %s, neither the shared one, its own (%s) nor a file "
+                    "Secret of its own" % (where, sec, own_secret(name)))
+
+    # What each Secret holds.
+    shared = secrets.get(SHARED_SECRET)
+    if shared is None:
+        err("Secret %s (the internal token, shared by every service) is not rendered" % SHARED_SECRET)
+    elif set(secret_values(shared)) != {"PAYSYS__INTERNAL__TOKEN"}:
+        err("Secret %s: must hold PAYSYS__INTERNAL__TOKEN only (it holds %s); everything else "
+            "belongs in a service's own Secret" % (SHARED_SECRET, sorted(secret_values(shared))))
+    for sname, sec in secrets.items():
+        values = secret_values(sec)
+        if "PAYSYS__SECRETS__DATA_KEY" in values and sname not in [own_secret(d) for d in DATA_KEY_SERVICES]:
+            err("Secret %s: holds PAYSYS__SECRETS__DATA_KEY; only %s may" %
+                (sname, " and ".join(own_secret(d) for d in DATA_KEY_SERVICES)))
+        if "PAYSYS__INTERNAL__TOKEN" in values and sname != SHARED_SECRET:
+            err("Secret %s: holds PAYSYS__INTERNAL__TOKEN; it belongs in %s only" % (sname, SHARED_SECRET))
+    data_keys = {own_secret(d): secret_values(secrets[own_secret(d)]).get("PAYSYS__SECRETS__DATA_KEY")
+                 for d in DATA_KEY_SERVICES if own_secret(d) in secrets}
+    if len(set(data_keys.values())) > 1:
+        err("Secrets %s: PAYSYS__SECRETS__DATA_KEY differs (one key of secrets at rest)" % " and ".join(sorted(data_keys)))
+
+    db_targets, amqp_targets = {}, {}
+    for name in services:
+        sname = own_secret(name)
+        sec = secrets.get(sname)
+        if sec is None:
+            err("Secret %s (%s's database and broker URLs) is not rendered" % (sname, name))
+            continue
+        values = secret_values(sec)
+        section = section_of(name).upper().replace("-", "_")
+        allowed = {"PAYSYS__DATABASE__URL", "PAYSYS__AMQP__URL"}
+        if name in DATA_KEY_SERVICES:
+            allowed.add("PAYSYS__SECRETS__DATA_KEY")
+        for k in sorted(values):
+            if k not in allowed and not k.startswith("PAYSYS__%s__" % section):
+                err("Secret %s: %s is not %s's (only its database and broker URLs, its own "
+                    "PAYSYS__%s__* credentials%s)" % (sname, k, name, section,
+                    ", the data key" if name in DATA_KEY_SERVICES else ""))
+        schema = schemas.get(name)
+        if schema is None and schemas:
+            err("Deployment %s: not in the SERVICES of db-roles.sh: it has no database role" % name)
+        for key, want, targets in (("PAYSYS__DATABASE__URL", "paysys_%s" % schema, db_targets),
+                                   ("PAYSYS__AMQP__URL", "paysys-%s" % name[len("provider-"):] if is_adapter(name) else "paysys-%s" % name, amqp_targets)):
+            url = values.get(key)
+            if url is None:
+                err("Secret %s: no %s" % (sname, key))
+                continue
+            user, _, hostport, path = url_parts(url)
+            ok = {want}
+            if key == "PAYSYS__AMQP__URL" and overlay == "dev":
+                ok.add(DEV_AMQP_USER)
+            if key == "PAYSYS__DATABASE__URL" and schema is None:
+                continue
+            if user not in ok:
+                err("Secret %s: %s is for %r, not %s's own %s %s" % (
+                    sname, key, user, name, "role" if "DATABASE" in key else "broker user", want))
+            targets[name] = (hostport, path)
+    for key, targets in (("PAYSYS__DATABASE__URL", db_targets), ("PAYSYS__AMQP__URL", amqp_targets)):
+        if len(set(targets.values())) > 1:
+            err("%s: the services' Secrets name different servers or databases: %s" % (
+                key, ", ".join("%s %s/%s" % (n, h, p) for n, (h, p) in sorted(targets.items()))))
+
+
+def check_jobs(overlay, by_kind, deployments, secrets, configmaps):
+    jobs = by_kind.get("Job", {})
+    for name, job in jobs.items():
+        spec = job["spec"]
+        pod = spec["template"]["spec"]
+        where = "Job %s" % name
+        for field in ("backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds"):
+            if field not in spec:
+                err("%s: no %s" % (where, field))
+        if pod.get("automountServiceAccountToken") is not False:
+            err("%s: automountServiceAccountToken is not false" % where)
+        psc = pod.get("securityContext", {})
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            cw = "%s container %s" % (where, c["name"])
+            check_resources(cw, c)
+            check_hardening(cw, c, psc)
+        for sec, how, key in secret_refs(pod):
+            s = secrets.get(sec)
+            if s is None:
+                err("%s: Secret %s is not rendered" % (where, sec))
+            elif key is not None and key not in secret_values(s):
+                err("%s: Secret key %s/%s is not rendered" % (where, sec, key))
+        for v in pod.get("volumes", []):
+            cm = (v.get("configMap") or {}).get("name")
+            if cm and cm not in configmaps:
+                err("%s: ConfigMap %s is not rendered" % (where, cm))
+
+    # The database roles: the Job exists, runs the very script `make up` runs, and sees each
+    # service's database URL (nothing else of its Secret) under its role's name.
+    job = jobs.get(DB_ROLES_JOB)
+    if job is None:
+        err("Job %s (the services' PostgreSQL roles) is not rendered" % DB_ROLES_JOB)
+        return
+    if os.path.isfile(DB_ROLES_SCRIPT):
+        with open(DB_ROLES_SCRIPT, "rb") as f:
+            original = f.read()
+        with open(DB_ROLES_COPY, "rb") as f:
+            if f.read() != original:
+                err("%s differs from scripts/db-roles.sh: copy it again (cp scripts/db-roles.sh "
+                    "deploy/base/provision/db-roles.sh)" % os.path.relpath(DB_ROLES_COPY, os.path.join(HERE, "..")))
+        rendered = (configmaps.get(DB_ROLES_JOB, {}).get("data") or {}).get("db-roles.sh")
+        if rendered is None or rendered.encode("utf-8") != original:
+            err("ConfigMap %s: db-roles.sh is not scripts/db-roles.sh" % DB_ROLES_JOB)
+    pod = job["spec"]["template"]["spec"]
+    refs = secret_refs(pod)
+    mapped = {}
+    for v in pod.get("volumes", []):
+        for src in (v.get("projected") or {}).get("sources") or []:
+            sec = src.get("secret")
+            if not sec:
+                continue
+            if not sec.get("items"):
+                err("Job %s: takes all of Secret %s; it needs its PAYSYS__DATABASE__URL only" % (DB_ROLES_JOB, sec["name"]))
+            for item in sec.get("items") or []:
+                if item["key"] != "PAYSYS__DATABASE__URL":
+                    err("Job %s: takes %s of Secret %s; it needs PAYSYS__DATABASE__URL only" % (DB_ROLES_JOB, item["key"], sec["name"]))
+                else:
+                    mapped[sec["name"]] = item["path"]
+    for sec, how, key in refs:
+        if how == "envFrom":
+            err("Job %s: takes all of Secret %s (envFrom)" % (DB_ROLES_JOB, sec))
+    for service, schema in sorted((db_roles_services() or {}).items()):
+        role = "paysys_%s" % schema
+        if mapped.get(own_secret(service)) != role:
+            err("Job %s: does not see %s's PAYSYS__DATABASE__URL (Secret %s) as file %s" % (
+                DB_ROLES_JOB, service, own_secret(service), role))
+        if service not in deployments:
+            err("db-roles.sh: service %s is not a rendered Deployment" % service)
+
+
 def placeholders(docs):
     """Every value still holding REPLACE: 'Kind/name path' (Secret data decoded)."""
     out = []
@@ -259,8 +527,8 @@ def placeholders(docs):
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, "%s[%d]" % (path, i), where)
-        elif isinstance(node, str) and "REPLACE" in node:
-            out.append("%s %s" % (where, path))
+        elif isinstance(node, str) and "REPLACE" in node and not node.startswith("#!"):
+            out.append("%s %s" % (where, path))  # a script (the Job's) may name REPLACE
 
     for d in docs:
         where = "%s/%s" % (d["kind"], d["metadata"]["name"])
@@ -307,11 +575,7 @@ def main(overlay, path):
                 ports[p["containerPort"]] = p["containerPort"]
                 if p.get("name"):
                     named[p["name"]] = p["containerPort"]
-            res = c.get("resources", {})
-            for kind in ("requests", "limits"):
-                for r in ("cpu", "memory"):
-                    if r not in res.get(kind, {}):
-                        err("%s: no %s.%s" % (where, kind, r))
+            check_resources(where, c)
             for probe in ("livenessProbe", "readinessProbe"):
                 if probe not in c:
                     err("%s: no %s" % (where, probe))
@@ -323,17 +587,7 @@ def main(overlay, path):
                 err("%s: liveness is not /healthz" % where)
             if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
                 err("%s: readiness is not /readyz" % where)
-            sc = c.get("securityContext", {})
-            if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
-                err("%s: runAsNonRoot is not set" % where)
-            if sc.get("readOnlyRootFilesystem") is not True:
-                err("%s: readOnlyRootFilesystem is not true" % where)
-            if sc.get("allowPrivilegeEscalation") is not False:
-                err("%s: allowPrivilegeEscalation is not false" % where)
-            if "ALL" not in sc.get("capabilities", {}).get("drop", []):
-                err("%s: capabilities do not drop ALL" % where)
-            if (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
-                err("%s: seccompProfile is not RuntimeDefault" % where)
+            check_hardening(where, c, psc)
             for ref in c.get("envFrom", []):
                 if "configMapRef" in ref and ref["configMapRef"]["name"] not in configmaps:
                     err("%s: ConfigMap %s is not rendered" % (where, ref["configMapRef"]["name"]))
@@ -617,14 +871,18 @@ def main(overlay, path):
             if config.get(key, "").lower() != want:
                 err("ConfigMap: %s must be %r outside dev (it is %r)" % (key, want, config.get(key)))
 
+    check_least_privilege(overlay, deployments, secrets)
+    check_jobs(overlay, by_kind, deployments, secrets, configmaps)
     check_network_policies(by_kind, deployments, namespaces)
 
     for e in errors:
         print("ERROR %s: %s" % (overlay, e))
     if not errors:
-        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs, %d NetworkPolicies)" % (
+        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs, %d NetworkPolicies, "
+              "%d Secrets, %d Jobs)" % (
             overlay, len(deployments), len(services), len(by_kind.get("PodDisruptionBudget", {})),
-            len(by_kind.get("HorizontalPodAutoscaler", {})), len(by_kind.get("NetworkPolicy", {}))))
+            len(by_kind.get("HorizontalPodAutoscaler", {})), len(by_kind.get("NetworkPolicy", {})),
+            len(secrets), len(by_kind.get("Job", {}))))
     return 1 if errors else 0
 
 

@@ -9,6 +9,9 @@ kustomize's semantics, and refuses anything else rather than render it different
   patches     strategic-merge patches by `path` or inline `patch` (no `target`), each
               applied to the one resource with its API group, kind and metadata.name
   images      name -> newName / newTag / digest on containers and initContainers
+  configMapGenerator  `files` (key = file name, or `key=path`) and `options.labels` /
+              `options.annotations`, with `options.disableNameSuffixHash: true` only (the
+              content hash kustomize appends otherwise is not reproduced here)
 When a real kustomize is present, validate.sh renders with both and fails if they disagree,
 so this file cannot silently drift from kustomize.
 
@@ -21,7 +24,7 @@ import sys
 import yaml
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-SUPPORTED_KEYS = {"apiVersion", "kind", "resources", "namespace", "patches", "images"}
+SUPPORTED_KEYS = {"apiVersion", "kind", "resources", "namespace", "patches", "images", "configMapGenerator"}
 
 CLUSTER_SCOPED = {
     "Namespace", "Node", "PersistentVolume", "StorageClass", "CustomResourceDefinition",
@@ -197,6 +200,32 @@ def apply_images(node, images):
 
 # ---- the build --------------------------------------------------------------------------
 
+def generate_configmap(d, g, where):
+    """A ConfigMap from files, as kustomize's configMapGenerator makes it (hash disabled)."""
+    if set(g) - {"name", "files", "options"}:
+        fail("%s: unsupported fields %s (the fallback renderer generates from `files` only)"
+             % (where, sorted(set(g) - {"name", "files", "options"})))
+    opts = g.get("options") or {}
+    if set(opts) - {"disableNameSuffixHash", "labels", "annotations"}:
+        fail("%s: unsupported options %s" % (where, sorted(set(opts) - {"disableNameSuffixHash", "labels", "annotations"})))
+    if opts.get("disableNameSuffixHash") is not True:
+        fail("%s: needs options.disableNameSuffixHash: true (the fallback renderer does not "
+             "compute kustomize's name hash)" % where)
+    data = {}
+    for entry in g.get("files") or []:
+        key, _, rel = entry.rpartition("=") if "=" in entry else (os.path.basename(entry), "", entry)
+        path = os.path.normpath(os.path.join(d, rel))
+        if os.path.relpath(path, d).startswith(".."):
+            fail("%s: %s is outside the kustomization directory" % (where, rel))
+        with open(path, encoding="utf-8") as f:
+            data[key] = f.read()
+    meta = {"name": g["name"]}
+    for field in ("labels", "annotations"):
+        if opts.get(field):
+            meta[field] = dict(opts[field])
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
 def find_kustomization(d):
     for name in KUSTOMIZATION_FILES:
         p = os.path.join(d, name)
@@ -224,6 +253,8 @@ def build(d):
             if not isinstance(doc, dict) or "kind" not in doc or "name" not in (doc.get("metadata") or {}):
                 fail("%s: a resource without kind or metadata.name" % p)
         resources.extend(docs)
+    for n, g in enumerate(k.get("configMapGenerator") or []):
+        resources.append(generate_configmap(d, g, "%s configMapGenerator[%d]" % (kpath, n)))
     ids = [(gvk_group(r.get("apiVersion", "")), r["kind"], r["metadata"].get("namespace"),
             r["metadata"]["name"]) for r in resources]
     dup = {i for i in ids if ids.count(i) > 1}

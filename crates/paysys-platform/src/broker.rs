@@ -32,8 +32,11 @@ use tracing::Instrument;
 /// lapin itself, for tools that read the broker below this module's API (`paysys dlq`).
 pub use lapin;
 
-/// How long a connection attempt may take before the caller gives up on it.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection attempt may take before the caller gives up on it. It covers the
+/// connection, the channel and declaring the exchanges and quorum queues, which a loaded broker
+/// can take many seconds for (a quorum queue starts a Raft group); 10 s was seen to abandon
+/// declarations half done under a full test run, start over, and never finish.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a batch's publishes and their confirms may take; the outbox lease is longer, so a
 /// relay gives a batch up before another relay may claim its rows.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(20);

@@ -48,7 +48,7 @@ CREATE INDEX IF NOT EXISTS outbox_order_key ON outbox (order_key, id) WHERE orde
 /// How long a claimed batch is reserved for its relay: longer than connecting and publishing
 /// may take ([`crate::broker::CONNECT_TIMEOUT`], [`crate::broker::PUBLISH_TIMEOUT`]), short
 /// enough that a dead relay's rows are soon published by another.
-pub const LEASE: Duration = Duration::from_secs(60);
+pub const LEASE: Duration = Duration::from_secs(120);
 
 /// Rows claimed per batch.
 const BATCH: i64 = 200;
