@@ -624,6 +624,54 @@ impl TestSystem {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        // Readiness says the database answers, not that the consumers are bound: an event
+        // published before a consumer's queue exists reaches only the queues that do. Wait for
+        // a consumer on each queue the system routes events and commands to.
+        let conn = lapin::Connection::connect(
+            &testing::amqp_url(),
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .expect("broker");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for queue in [
+            "ledger.events",
+            "notifier.events",
+            "edge.events",
+            "provider.teleaudio.commands",
+        ] {
+            let name = format!("{}{queue}", self.prefix);
+            loop {
+                let consumers = match conn.create_channel().await {
+                    Ok(ch) => {
+                        let n = ch
+                            .queue_declare(
+                                name.as_str().into(),
+                                lapin::options::QueueDeclareOptions {
+                                    passive: true,
+                                    ..Default::default()
+                                },
+                                lapin::types::FieldTable::default(),
+                            )
+                            .await
+                            .map(|q| q.consumer_count())
+                            .unwrap_or(0);
+                        let _ = ch.close(200, "ok".into()).await;
+                        n
+                    }
+                    Err(_) => 0,
+                };
+                if consumers > 0 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "nobody consumes {name} after 60 s"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let _ = conn.close(200, "ok".into()).await;
     }
 
     /// POSTs a raw body to the edge; returns HTTP status and the parsed JSON (None if empty).

@@ -105,3 +105,62 @@ async fn the_database_refuses_an_unbalanced_transfer() {
     assert!(app.totals().await.is_empty());
     app.stop().await;
 }
+
+/// Issue 11: the balance rule holds per currency. A transfer whose PLN debit is "balanced" by a
+/// RON credit, or a line in another currency than its transfer, is refused at commit.
+#[tokio::test]
+async fn the_database_refuses_lines_that_balance_only_across_currencies() {
+    let app = spawn_app().await;
+    let insert_transfer = |id: uuid::Uuid, currency: &'static str| {
+        sqlx::query(
+            "INSERT INTO transfers (id, event_id, charge_id, provider, merchant_id, order_id, channel_id,
+                                    kind, sequence, amount_minor, fee_minor, currency, occurred_at)
+             VALUES ($1, $1, $1::text, 'mobiltek', '1', 'o-1', '18912', 'one_time', 0, 1000, 0, $2, now())",
+        )
+        .bind(id)
+        .bind(currency)
+    };
+
+    // A line in another currency than its transfer's.
+    let mut tx = app.pool.begin().await.unwrap();
+    let id = uuid::Uuid::now_v7();
+    insert_transfer(id, "PLN").execute(&mut *tx).await.unwrap();
+    let err = sqlx::query(
+        "INSERT INTO entries (transfer_id, account, debit, credit, currency) VALUES
+         ($1, 'provider_receivable:mobiltek', 1000, 0, 'PLN'), ($1, 'merchant_payable:1', 0, 1000, 'RON')",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .expect_err("a RON line in a PLN transfer");
+    assert!(
+        err.to_string().contains("entries_transfer_currency"),
+        "{err}"
+    );
+    drop(tx);
+
+    // Mixed PLN and RON transfers each balanced: accepted, and the totals balance per currency.
+    let mut tx = app.pool.begin().await.unwrap();
+    for (currency, amount) in [("PLN", 1000i64), ("RON", 1234)] {
+        let id = uuid::Uuid::now_v7();
+        insert_transfer(id, currency)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO entries (transfer_id, account, debit, credit, currency) VALUES
+             ($1, 'provider_receivable:mobiltek', $2, 0, $3), ($1, 'merchant_payable:1', 0, $2, $3)",
+        )
+        .bind(id)
+        .bind(amount)
+        .bind(currency)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.expect("balanced per currency");
+    let totals = app.totals().await;
+    assert_eq!(totals.get("PLN"), Some(&(1000, 1000)), "{totals:?}");
+    assert_eq!(totals.get("RON"), Some(&(1234, 1234)), "{totals:?}");
+    app.stop().await;
+}
