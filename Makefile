@@ -18,6 +18,7 @@ test:
 	bash scripts/test-deps.sh
 	cargo test --workspace --no-fail-fast
 	ALLOW_PLACEHOLDERS=1 bash deploy/validate.sh
+	promtool check rules deploy/alerts/paysys-alerts.yml
 	cargo test -p paysys-platform --test broker_restart -- --ignored
 
 bench:
