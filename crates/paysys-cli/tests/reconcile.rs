@@ -7,7 +7,6 @@
 
 use paysys_tests::*;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const PHONE: &str = "48519532621";
 const MONTH: u64 = 2_592_000;
@@ -126,7 +125,16 @@ async fn reconcile_finds_a_lost_charge_replays_it_once_and_shows_a_wrong_amount(
         .wait_for("19", "subscription_charge_success", 3)
         .await;
 
-    // Replaying twice posts once.
+    // Replaying twice posts once. The sandbox answers once the adapter acknowledged the
+    // callback; the adapter stored it no second time, and it writes an event only together with
+    // a stored callback, so nothing more can reach the ledger or the merchant.
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM teleaudio.callbacks")
+            .fetch_one(&sys.edge_pool)
+            .await
+            .unwrap()
+    };
+    let stored_before = stored().await;
     let again = sys
         .sandbox(
             "/_sandbox/report/replay",
@@ -134,7 +142,11 @@ async fn reconcile_finds_a_lost_charge_replays_it_once_and_shows_a_wrong_amount(
         )
         .await;
     assert_eq!(again["ok"], true, "{again}");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        stored().await,
+        stored_before,
+        "the replayed callback was applied again"
+    );
     assert_eq!(live_transfers(&sys, &lost).await, 1);
     assert_eq!(sys.statement("19", 3).await.len(), 3);
     assert_eq!(sys.inbox.of("19", "subscription_charge_success").len(), 3);

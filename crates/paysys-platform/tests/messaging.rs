@@ -68,7 +68,23 @@ async fn outbox_to_idempotent_consumer_with_dead_letters() {
     let early = uuid::Uuid::now_v7();
     enqueue(&pool, &settings, "thing.happened", early, true).await;
     signal.notify();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The relay tried it (the broker returned it: its attempt is counted), and kept it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let attempts: Option<i32> =
+            sqlx::query_scalar("SELECT attempts FROM outbox WHERE message_id = $1")
+                .bind(early)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        match attempts {
+            Some(n) if n >= 1 => break,
+            Some(_) => {}
+            None => panic!("an unroutable event must wait in the outbox"),
+        }
+        assert!(Instant::now() < deadline, "the relay never tried the event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
         .fetch_one(&pool)
         .await

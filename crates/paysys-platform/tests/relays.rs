@@ -155,7 +155,7 @@ async fn rows_claimed_by_a_relay_that_died_are_published_by_another_after_the_le
     tx.commit().await.unwrap();
 
     // A relay claims (a 1, b 1: of order a only its first event) and dies before publishing.
-    let lease = Duration::from_secs(3);
+    let lease = Duration::from_secs(5);
     let claimed = outbox::claim_batch(&pool, lease, 200).await.unwrap();
     let claimed_at = Instant::now();
     let mut orders: Vec<(String, u32)> = claimed
@@ -168,17 +168,30 @@ async fn rows_claimed_by_a_relay_that_died_are_published_by_another_after_the_le
     orders.sort();
     assert_eq!(orders, [("a".to_string(), 1), ("b".to_string(), 1)]);
 
-    // Another relay runs meanwhile: nothing of a or b leaves before the lease ends.
+    // Another relay runs meanwhile: it publishes an event written after the claim (order c),
+    // which proves it went over the outbox during the lease, and nothing of a or b.
     let signal = relay(&pool, &settings, &shutdown);
+    let mut tx = pool.begin().await.unwrap();
+    events::enqueue(&mut tx, &settings.exchange, &event("c", 1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     signal.notify();
-    tokio::time::sleep(lease - Duration::from_millis(800)).await;
+    wait_until("the other relay to publish order c", 20, || {
+        !arrivals.lock().unwrap().is_empty()
+    })
+    .await;
     assert!(
-        arrivals.lock().unwrap().is_empty(),
-        "published during another relay's lease: {:?}",
-        arrivals.lock().unwrap()
+        claimed_at.elapsed() < lease,
+        "order c arrived only after the lease: the test proves nothing about it"
+    );
+    assert_eq!(
+        *arrivals.lock().unwrap(),
+        [("c".to_string(), 1)],
+        "published during another relay's lease"
     );
     wait_until("the dead relay's rows, after its lease", 20, || {
-        arrivals.lock().unwrap().len() >= 3
+        arrivals.lock().unwrap().len() >= 4
     })
     .await;
     assert!(claimed_at.elapsed() >= lease);

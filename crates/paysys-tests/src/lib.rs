@@ -1,14 +1,20 @@
 //! The whole PaySystem in one process for tests and the benchmark: every service on a free port,
 //! a fresh database, unique exchange and queue names, the seed 000 fixtures, and a fake merchant
 //! that records the notifications it receives. Nothing here touches a running `make up`.
+//!
+//! A service that fails, panics or ends before the system is stopped fails the test: its name
+//! and error are recorded ([`Crashes`]), every wait helper panics with them as soon as they are
+//! there, and [`TestSystem::stop`] (or dropping the system) panics with them at the end.
 
 use axum::extract::{Path, State};
 use axum::routing::post;
+use futures::FutureExt;
 use paysys_platform::config::load_with;
 use paysys_platform::{testing, Shutdown};
 use paysys_proto::ledger_client::LedgerClient;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,10 +91,39 @@ impl Received {
     }
 }
 
+/// What went wrong with the services of one test system: one line per service that returned
+/// an error, panicked, or ended before its shutdown was triggered.
+#[derive(Clone, Default)]
+pub struct Crashes(Arc<Mutex<Vec<String>>>);
+
+impl Crashes {
+    fn record(&self, what: String) {
+        eprintln!("{what}");
+        if let Ok(mut g) = self.0.lock() {
+            g.push(what);
+        }
+    }
+
+    /// Every crash so far.
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Panics naming every service that crashed, if one did.
+    pub fn check(&self) {
+        let all = self.all();
+        if !all.is_empty() {
+            panic!("a service of the test system crashed: {}", all.join("; "));
+        }
+    }
+}
+
 /// A merchant's notification endpoint: records everything, answers 200.
 #[derive(Clone, Default)]
 pub struct MerchantInbox {
     pub received: Arc<Mutex<Vec<Received>>>,
+    /// The system's crashes: waiting for a notification stops as soon as a service crashed.
+    crashes: Crashes,
 }
 
 impl MerchantInbox {
@@ -111,6 +146,7 @@ impl MerchantInbox {
             if got.len() >= n {
                 return got;
             }
+            self.crashes.check();
             if Instant::now() > deadline {
                 panic!(
                     "merchant {merchant} got {} {method} notifications, wanted {n}; all: {:?}",
@@ -194,7 +230,11 @@ pub struct TestSystem {
     pub database_url: String,
     pub prefix: String,
     pub shutdown: Shutdown,
+    /// The services that failed so far (see [`Crashes`]).
+    pub crashes: Crashes,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether `stop` already reported the crashes (so dropping the system does not again).
+    stopped: bool,
     /// provider-teleaudio runs under its own shutdown so tests can stop and restart it.
     teleaudio: tokio::sync::Mutex<Option<(Shutdown, tokio::task::JoinHandle<()>)>>,
     teleaudio_settings: provider_teleaudio::Settings,
@@ -212,15 +252,35 @@ fn settings<T: serde::de::DeserializeOwned>(o: &Overrides) -> T {
     .expect("test settings")
 }
 
-fn spawn<F>(name: &'static str, fut: F) -> tokio::task::JoinHandle<()>
+/// Runs one service; an error, a panic, or an end before `shutdown` was triggered is recorded
+/// in `crashes` with the service's name.
+fn spawn<F>(
+    name: &'static str,
+    shutdown: Shutdown,
+    crashes: Crashes,
+    fut: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            eprintln!("{name} stopped with an error: {e:#}");
-        }
+        let problem = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(())) if shutdown.is_triggered() => return,
+            Ok(Ok(())) => "ended before shutdown was triggered".to_string(),
+            Ok(Err(e)) => format!("stopped with an error: {e:#}"),
+            Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+        };
+        crashes.record(format!("{name} {problem}"));
     })
+}
+
+/// The message of a panic payload (`panic!` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(not a string)".into())
 }
 
 /// Starts every service, loads the seed 000 fixtures pointing at the test merchant inbox.
@@ -233,7 +293,11 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
     let db = testing::fresh_database().await.expect("fresh database");
     let database_url = db.expose_secret().to_string();
     let prefix = testing::unique_prefix();
-    let inbox = MerchantInbox::default();
+    let crashes = Crashes::default();
+    let inbox = MerchantInbox {
+        crashes: crashes.clone(),
+        ..MerchantInbox::default()
+    };
     let inbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind inbox");
@@ -299,18 +363,33 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .await
         .expect("ledger");
     let ledger_url = format!("http://127.0.0.1:{}", ledger.port());
-    tasks.push(spawn("ledger", ledger.run_until_stopped()));
+    tasks.push(spawn(
+        "ledger",
+        shutdown.clone(),
+        crashes.clone(),
+        ledger.run_until_stopped(),
+    ));
     let notifier = notifier::Application::build(settings(&o), shutdown.clone())
         .await
         .expect("notifier");
     let notifier_url = format!("http://127.0.0.1:{}", notifier.port());
-    tasks.push(spawn("notifier", notifier.run_until_stopped()));
+    tasks.push(spawn(
+        "notifier",
+        shutdown.clone(),
+        crashes.clone(),
+        notifier.run_until_stopped(),
+    ));
     let mobiltek = provider_mobiltek::Application::build(settings(&o), shutdown.clone())
         .await
         .expect("mobiltek");
     let mobiltek_port = mobiltek.port();
     let mobiltek_callback_port = mobiltek.callback_port();
-    tasks.push(spawn("provider-mobiltek", mobiltek.run_until_stopped()));
+    tasks.push(spawn(
+        "provider-mobiltek",
+        shutdown.clone(),
+        crashes.clone(),
+        mobiltek.run_until_stopped(),
+    ));
 
     // Netopia: keys made for this system; the adapter seals orders for mobilPay's certificate
     // and opens IPNs with the seller's key; the sandbox holds the other halves.
@@ -367,7 +446,12 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         "edge.providers.netopia".into(),
         format!("http://127.0.0.1:{}", netopia.port()).into(),
     ));
-    tasks.push(spawn("provider-netopia", netopia.run_until_stopped()));
+    tasks.push(spawn(
+        "provider-netopia",
+        shutdown.clone(),
+        crashes.clone(),
+        netopia.run_until_stopped(),
+    ));
 
     let mocopay_callback_port = free_port();
     let mocopay_url = format!("http://127.0.0.1:{mocopay_callback_port}");
@@ -396,7 +480,12 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         "edge.providers.mocopay".into(),
         format!("http://127.0.0.1:{}", mocopay.port()).into(),
     ));
-    tasks.push(spawn("provider-mocopay", mocopay.run_until_stopped()));
+    tasks.push(spawn(
+        "provider-mocopay",
+        shutdown.clone(),
+        crashes.clone(),
+        mocopay.run_until_stopped(),
+    ));
 
     let teleaudio_port = free_port();
     let teleaudio_callback_port = free_port();
@@ -433,7 +522,12 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .await
         .expect("sandbox");
     let sandbox_url = format!("http://127.0.0.1:{}", sandbox.port());
-    tasks.push(spawn("provider-sandbox", sandbox.run_until_stopped()));
+    tasks.push(spawn(
+        "provider-sandbox",
+        shutdown.clone(),
+        crashes.clone(),
+        sandbox.run_until_stopped(),
+    ));
     o.push((
         "edge.providers.mobiltek".into(),
         format!("http://127.0.0.1:{mobiltek_port}").into(),
@@ -443,7 +537,12 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         .expect("edge");
     let edge_url = format!("http://127.0.0.1:{}/", edge.port());
     let edge_pool = edge.pool();
-    tasks.push(spawn("rpc-edge", edge.run_until_stopped()));
+    tasks.push(spawn(
+        "rpc-edge",
+        shutdown.clone(),
+        crashes.clone(),
+        edge.run_until_stopped(),
+    ));
 
     let notifier_pool = paysys_platform::db::connect(&settings::<DbOnly>(&o).database, "notifier")
         .await
@@ -573,7 +672,9 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         database_url,
         prefix,
         shutdown,
+        crashes,
         tasks,
+        stopped: false,
     };
     sys.start_teleaudio().await;
     sys.wait_ready().await;
@@ -587,6 +688,7 @@ pub async fn spawn_system_with(extra: Vec<(String, config::Value)>) -> TestSyste
         if known == 4 {
             break;
         }
+        sys.crashes.check();
         assert!(
             std::time::Instant::now() < deadline,
             "the edge did not learn the adapters' capabilities in 30 s"
@@ -620,6 +722,7 @@ impl TestSystem {
                 if ok {
                     break;
                 }
+                self.crashes.check();
                 assert!(Instant::now() < deadline, "{url} not ready");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -664,6 +767,7 @@ impl TestSystem {
                 if consumers > 0 {
                     break;
                 }
+                self.crashes.check();
                 assert!(
                     Instant::now() < deadline,
                     "nobody consumes {name} after 60 s"
@@ -683,7 +787,10 @@ impl TestSystem {
             .body(body.to_string())
             .send()
             .await
-            .expect("edge reachable");
+            .unwrap_or_else(|e| {
+                self.crashes.check();
+                panic!("edge unreachable: {e}")
+            });
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
         (
@@ -713,7 +820,10 @@ impl TestSystem {
             .json(&body)
             .send()
             .await
-            .expect("sandbox reachable");
+            .unwrap_or_else(|e| {
+                self.crashes.check();
+                panic!("sandbox unreachable: {e}")
+            });
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "sandbox {path} answered {status}: {v}");
@@ -784,22 +894,185 @@ impl TestSystem {
             if charges.len() >= n || Instant::now() > deadline {
                 return charges;
             }
+            self.crashes.check();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Debits equal credits in every currency.
+    /// Debits equal credits in every currency of both books (live and test), and something was
+    /// posted: an empty ledger is balanced too, but a test that expects postings must not pass
+    /// on one. A test that expects none calls [`Self::assert_ledger_balanced_allow_empty`].
     pub async fn assert_ledger_balanced(&self) {
-        let totals = self
-            .ledger()
+        let posted = self.balanced_totals().await;
+        assert!(
+            posted.iter().any(|(_, t)| t.debits > 0),
+            "the ledger is empty: no currency of either book has a debit ({posted:?})"
+        );
+    }
+
+    /// As [`Self::assert_ledger_balanced`], for a test where nothing may have been posted.
+    pub async fn assert_ledger_balanced_allow_empty(&self) {
+        self.balanced_totals().await;
+    }
+
+    /// The totals of both books (`true` = the test book), each currency checked balanced.
+    async fn balanced_totals(&self) -> Vec<(bool, paysys_proto::CurrencyTotals)> {
+        self.crashes.check();
+        let mut ledger = self.ledger().await;
+        let mut all = Vec::new();
+        for test in [false, true] {
+            let totals = ledger
+                .totals(paysys_proto::TotalsRequest { test })
+                .await
+                .expect("totals")
+                .into_inner()
+                .totals;
+            for t in totals {
+                assert_eq!(
+                    t.debits, t.credits,
+                    "ledger unbalanced in {} (test book: {test})",
+                    t.currency
+                );
+                all.push((test, t));
+            }
+        }
+        all
+    }
+
+    /// The notifier's log of one order once something is logged and none of it is pending (20 s
+    /// at most): `(method, status, attempts)`, oldest first. A notification that is no longer
+    /// pending is never sent again unless replayed, so after this the merchant's POSTs for the
+    /// order are final: the positive evidence to wait for before asserting that nothing more
+    /// arrives.
+    pub async fn settled_notifications(
+        &self,
+        merchant: &str,
+        order: &str,
+    ) -> Vec<(String, String, i32)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log: Vec<(String, String, i32)> = sqlx::query_as(
+                "SELECT method, status, attempts FROM notifier.notifications
+                  WHERE merchant_id = $1 AND order_id = $2 ORDER BY event_id",
+            )
+            .bind(merchant)
+            .bind(order)
+            .fetch_all(&self.edge_pool)
             .await
-            .totals(paysys_proto::TotalsRequest::default())
+            .expect("notifier.notifications");
+            if !log.is_empty() && log.iter().all(|(_, status, _)| status != "pending") {
+                return log;
+            }
+            self.crashes.check();
+            assert!(
+                Instant::now() < deadline,
+                "the notifications of {merchant}/{order} did not settle: {log:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the ledger recorded a failed charge of `order` (20 s at most): it has handled
+    /// the failure event, which posted nothing.
+    pub async fn wait_failed_charge(&self, merchant: &str, order: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM ledger.failed_charges WHERE merchant_id = $1 AND order_id = $2",
+            )
+            .bind(merchant)
+            .bind(order)
+            .fetch_one(&self.edge_pool)
             .await
-            .expect("totals")
-            .into_inner()
-            .totals;
-        for t in totals {
-            assert_eq!(t.debits, t.credits, "ledger unbalanced in {}", t.currency);
+            .expect("ledger.failed_charges");
+            if n > 0 {
+                return;
+            }
+            self.crashes.check();
+            assert!(
+                Instant::now() < deadline,
+                "the ledger recorded no failed charge of {merchant}/{order}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Callbacks the adapter with schema `adapter` (`mobiltek`, `teleaudio`, ...) stored for one
+    /// merchant order. An adapter writes its events in the transaction that stores a callback,
+    /// so a callback it answered without storing it caused nothing.
+    pub async fn stored_callbacks(&self, adapter: &str, order: &str) -> i64 {
+        sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {adapter}.callbacks c JOIN {adapter}.orders o USING (reference)
+              WHERE o.order_id = $1"
+        ))
+        .bind(order)
+        .fetch_one(&self.edge_pool)
+        .await
+        .expect("callbacks")
+    }
+
+    /// Messages waiting (ready, not handed to a consumer) in one of the system's queues, e.g.
+    /// `provider.teleaudio.commands`.
+    pub async fn queue_ready(&self, queue: &str) -> u32 {
+        let conn = lapin::Connection::connect(
+            &testing::amqp_url(),
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .expect("broker");
+        let ch = conn.create_channel().await.expect("channel");
+        let name = format!("{}{queue}", self.prefix);
+        let ready = ch
+            .queue_declare(
+                name.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("queue {name}: {e}"))
+            .message_count();
+        let _ = conn.close(200, "ok".into()).await;
+        ready
+    }
+
+    /// Waits until `queue` holds exactly `n` ready messages (20 s at most).
+    pub async fn wait_queue_ready(&self, queue: &str, n: u32) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = self.queue_ready(queue).await;
+            if ready == n {
+                return;
+            }
+            self.crashes.check();
+            assert!(
+                Instant::now() < deadline,
+                "{queue} holds {ready} ready messages, not {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the outbox of service schema `schema` is empty (20 s at most): every event
+    /// and command it wrote is confirmed by the broker, so it sits in its queues.
+    pub async fn wait_outbox_empty(&self, schema: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.outbox"))
+                .fetch_one(&self.edge_pool)
+                .await
+                .expect("outbox");
+            if n == 0 {
+                return;
+            }
+            self.crashes.check();
+            assert!(
+                Instant::now() < deadline,
+                "{schema}.outbox still holds {n} rows"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -832,7 +1105,13 @@ impl TestSystem {
             }
         }
         let app = app.expect("provider-teleaudio starts");
-        *slot = Some((own, spawn("provider-teleaudio", app.run_until_stopped())));
+        let task = spawn(
+            "provider-teleaudio",
+            own.clone(),
+            self.crashes.clone(),
+            app.run_until_stopped(),
+        );
+        *slot = Some((own, task));
     }
 
     /// Stops provider-teleaudio and waits until it is gone.
@@ -877,6 +1156,7 @@ impl TestSystem {
                     .expect("a code in the SMS")
                     .to_string();
             }
+            self.crashes.check();
             assert!(
                 Instant::now() < deadline,
                 "no SMS number {n} to {phone}: {msgs:?}"
@@ -885,11 +1165,33 @@ impl TestSystem {
         }
     }
 
-    pub async fn stop(self) {
+    /// Runs `service` as one more service of this system, watched like the others (a test of
+    /// the harness gives it one that fails).
+    pub fn spawn_service<F>(&mut self, name: &'static str, service: F)
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let task = spawn(name, self.shutdown.clone(), self.crashes.clone(), service);
+        self.tasks.push(task);
+    }
+
+    /// Stops every service (10 s each at most), then panics if one of them crashed at any time.
+    pub async fn stop(mut self) {
+        self.stopped = true;
         self.stop_teleaudio().await;
         self.shutdown.trigger();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        self.crashes.check();
+    }
+}
+
+/// A test that never calls `stop` still fails on a crash (unless it is failing already).
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        if !self.stopped && !std::thread::panicking() {
+            self.crashes.check();
         }
     }
 }

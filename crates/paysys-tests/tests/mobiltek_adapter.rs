@@ -98,12 +98,9 @@ async fn notifications_are_authenticated_before_anything_is_believed() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("amount"));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(
-        sys.inbox.all().is_empty(),
-        "a refused notification reached the merchant"
-    );
-    assert!(sys.statement("1", 0).await.is_empty());
+    // The adapter answered each after deciding, and stored none of them: it writes events only
+    // with a stored callback, so none can reach the merchant or the ledger.
+    assert_eq!(sys.stored_callbacks("mobiltek", "auth-notify-1").await, 0);
 
     // The genuine one, twice: one effect.
     for _ in 0..2 {
@@ -121,8 +118,25 @@ async fn notifications_are_authenticated_before_anything_is_believed() {
     }
     sys.inbox.wait_for("1", "new_payment", 1).await;
     assert_eq!(sys.statement("1", 1).await.len(), 1);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(sys.inbox.of("1", "new_payment").len(), 1);
+    // Evidence first: one stored callback (the second was a repeat), whose one notification is
+    // settled; then nothing else reached the merchant, refused notifications included.
+    assert_eq!(sys.stored_callbacks("mobiltek", "auth-notify-1").await, 1);
+    assert_eq!(
+        sys.settled_notifications("1", "auth-notify-1").await,
+        [("new_payment".to_string(), "delivered".to_string(), 1)]
+    );
+    let all: Vec<String> = sys
+        .inbox
+        .all()
+        .iter()
+        .map(|r| r.method().to_string())
+        .collect();
+    assert_eq!(
+        all,
+        ["new_payment"],
+        "a refused notification reached the merchant"
+    );
+    assert_eq!(sys.statement("1", 0).await.len(), 1);
     sys.stop().await;
 }
 

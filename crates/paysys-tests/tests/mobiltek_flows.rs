@@ -75,9 +75,12 @@ async fn seed_000_one_time_payment_is_notified_signed_and_posted_once() {
     assert_eq!(p["user_id"], "1234qwera");
     assert_eq!(p["user_email"], "tomek@test.pl");
     assert_eq!(p["additional_data"]["mobiltek_msisdn"], "48501123123");
-    let expected_sig = notifier::params_signature(MERCHANT_1.2, "new_payment", order, "10", "PLN")
-        .expect("signature");
-    assert_eq!(p["signature"], expected_sig);
+    // Computed outside Rust: printf '%s' 'new_payment|cab3131a-dec7-49cc-8607-0121a61d3427|10|PLN'
+    //   | openssl dgst -sha256 -hmac merchant-1-notify-secret (MERCHANT_1's whsec_, decoded).
+    assert_eq!(
+        p["signature"],
+        "f2d09a6f2efe220a1f409a671c5f60df5217172dfb1f593eaad42bccf786a30d"
+    );
 
     let charges = sys.statement("1", 1).await;
     assert_eq!(charges.len(), 1);
@@ -111,8 +114,11 @@ async fn seed_000_one_time_payment_is_notified_signed_and_posted_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // Nothing was delivered twice.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Nothing was delivered twice: the order's only notification is settled, sent once.
+    assert_eq!(
+        sys.settled_notifications("1", order).await,
+        [("new_payment".to_string(), "delivered".to_string(), 1)]
+    );
     assert_eq!(sys.inbox.of("1", "new_payment").len(), 1);
     sys.stop().await;
 }
@@ -167,9 +173,10 @@ async fn seed_000_subscription_charges_by_the_clock_until_unsubscribed() {
     );
     sys.inbox.wait_for("34801", "subscription_cancel", 1).await;
 
-    // No more charges after the cancellation.
-    sys.advance(period * 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // No more charges after the cancellation: Mobiltek (the sandbox, which delivers what falls
+    // due before it answers) charged nothing in three periods.
+    let adv = sys.advance(period * 3).await;
+    assert_eq!(adv["charges"], 0, "{adv}");
     assert_eq!(
         sys.inbox.of("34801", "subscription_charge_success").len(),
         4
@@ -198,10 +205,33 @@ async fn duplicate_provider_notifications_post_once() {
         &sys.rpc("set_transaction_sync", seed_000_one_time(order))
             .await,
     );
-    sys.complete(&url, "success").await;
+    let done = sys.complete(&url, "success").await;
     sys.inbox.wait_for("1", "new_payment", 1).await;
     let charges = sys.statement("1", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Evidence first: the sandbox sent both copies, each acknowledged, before it answered; the
+    // adapter stored one (its event is written with it); that one event's notification is
+    // settled.
+    let state: Value = sys
+        .http
+        .get(format!("{}/_sandbox/state", sys.sandbox_url))
+        .send()
+        .await
+        .expect("sandbox")
+        .json()
+        .await
+        .expect("JSON");
+    let acknowledged = state["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter(|d| d["reference"] == done["transaction_id"] && d["status"] == 200)
+        .count();
+    assert_eq!(acknowledged, 2, "{state}");
+    assert_eq!(sys.stored_callbacks("mobiltek", order).await, 1);
+    assert_eq!(
+        sys.settled_notifications("1", order).await,
+        [("new_payment".to_string(), "delivered".to_string(), 1)]
+    );
     assert_eq!(sys.statement("1", 1).await.len(), 1, "{charges:?}");
     assert_eq!(sys.inbox.of("1", "new_payment").len(), 1);
     sys.assert_ledger_balanced().await;
@@ -218,7 +248,13 @@ async fn an_abandoned_payment_is_notified_as_failed_and_not_posted() {
     sys.complete(&url, "failure").await;
     let failed = sys.inbox.wait_for("1", "payment_failed", 1).await;
     assert_eq!(failed[0].json["params"]["order_id"], "abandoned-1");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Evidence first: the ledger recorded the failure (it handled the event), and the order's
+    // only notification is the failure, settled.
+    sys.wait_failed_charge("1", "abandoned-1").await;
+    assert_eq!(
+        sys.settled_notifications("1", "abandoned-1").await,
+        [("payment_failed".to_string(), "delivered".to_string(), 1)]
+    );
     assert!(sys.statement("1", 0).await.is_empty());
     assert!(sys.inbox.of("1", "new_payment").is_empty());
     sys.stop().await;

@@ -7,6 +7,8 @@ use paysys_tests::*;
 use serde_json::{json, Value};
 
 const PHONE: &str = "48519532621";
+/// provider-teleaudio's command queue (without the test system's prefix).
+const COMMANDS: &str = "provider.teleaudio.commands";
 
 /// Seed 001's request, verbatim, with the merchant's secret.
 fn seed_001(trans_ext_id: &str) -> Value {
@@ -100,8 +102,10 @@ async fn seed_001_subscription_is_renewed_by_teleaudio_until_unsubscribed() {
         .expect("Teleaudio's answer, verbatim");
     assert_eq!(answer["status"], "OK");
     sys.inbox.wait_for("19", "subscription_cancel", 1).await;
-    sys.advance(3 * 2_592_000).await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Teleaudio (the sandbox, which delivers what falls due before it answers) charged nothing
+    // in three more periods.
+    let adv = sys.advance(3 * 2_592_000).await;
+    assert_eq!(adv["charges"], 0, "{adv}");
     assert_eq!(sys.inbox.of("19", "subscription_charge_success").len(), 3);
     sys.assert_ledger_balanced().await;
     sys.stop().await;
@@ -190,7 +194,13 @@ async fn the_third_wrong_code_fails_the_payment_for_good() {
         failed[0].json["params"]["additional_data"]["failure_reason"],
         "TRYEXCEEDED"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Evidence first: the ledger recorded the failure (it handled the event), and the order's
+    // only notification is the failure, settled.
+    sys.wait_failed_charge("19", "wb-3").await;
+    assert_eq!(
+        sys.settled_notifications("19", "wb-3").await,
+        [("payment_failed".to_string(), "delivered".to_string(), 1)]
+    );
     assert!(
         sys.statement("19", 0).await.is_empty(),
         "a failed payment was posted"
@@ -214,7 +224,17 @@ async fn a_confirmation_racing_the_queued_command_is_never_badtransaction() {
         );
     }
     sys.inbox.wait_for("19", "new_payment", 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Evidence first: the queued command was handled. It left the edge's outbox and its queue,
+    // and once provider-teleaudio stopped (finishing the message in hand) it is not back in the
+    // queue: it was acknowledged.
+    sys.wait_outbox_empty("edge").await;
+    sys.wait_queue_ready(COMMANDS, 0).await;
+    sys.stop_teleaudio().await;
+    assert_eq!(
+        sys.queue_ready(COMMANDS).await,
+        0,
+        "the command was not handled"
+    );
     assert_eq!(
         sys.sms(PHONE).await.len(),
         1,
@@ -249,13 +269,16 @@ async fn with_teleaudio_down_mobiltek_works_and_teleaudio_orders_wait_then_run_o
     // A confirmation now cannot be checked, but it is not BADTRANSACTION: retry later.
     let early = confirm(&sys, "indep-0", "123456").await;
     assert_eq!(early["error"]["code"], -32603, "{early}");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Evidence first: the three commands wait in their queue, which nobody consumes.
+    sys.wait_outbox_empty("edge").await;
+    sys.wait_queue_ready(COMMANDS, 3).await;
     assert!(sys.sms(PHONE).await.is_empty());
 
-    // The adapter comes back: every queued command is processed, once.
+    // The adapter comes back: every queued command is processed, once. Evidence first: one SMS
+    // per order, and no command left waiting (a start is idempotent per order).
     sys.start_teleaudio().await;
     sys.wait_sms_code(PHONE, 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sys.wait_queue_ready(COMMANDS, 0).await;
     let msgs = sys.sms(PHONE).await;
     assert_eq!(msgs.len(), 3, "{msgs:?}");
     // The SMS order follows the command order only loosely: try each code on each order.

@@ -7,7 +7,6 @@ use notifier::Choice;
 use paysys_platform::events;
 use paysys_proto::{ListRequest, ReplayRequest};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// (event kind, order) for each of the six methods.
 const ALL_SIX: [(&str, &str); 6] = [
@@ -74,11 +73,24 @@ async fn a_merchant_gets_only_the_methods_it_chose_and_the_others_are_logged_ski
             "{order}"
         );
     }
-    // Give a stray delivery or retry of a skipped one time to show up.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A later chosen notification is delivered: the worker has leased since the skipped ones
+    // were logged, oldest first, and passed them over (never leased: no lease time set).
+    app.publish(&event(events::PAYMENT_SUCCEEDED, "order-later"))
+        .await;
+    app.wait_for_status("order-later", "delivered").await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM notifications
+              WHERE merchant_id = $1 AND status = 'skipped' AND next_attempt_at IS NOT NULL",
+            MERCHANT
+        )
+        .await,
+        0,
+        "a skipped notification was leased"
+    );
     assert_eq!(
         methods(&merchant.received()),
-        vec!["new_payment", "subscription_cancel"]
+        vec!["new_payment", "new_payment", "subscription_cancel"]
     );
     for (_, order) in &ALL_SIX[1..5] {
         let n = app.notification(order).await.expect("still logged");

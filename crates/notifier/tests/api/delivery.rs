@@ -2,21 +2,20 @@
 //! never two for a redelivered event, and a late-configured merchant can still get it.
 
 use crate::helpers::*;
-use paysys_platform::{events, signing};
+use paysys_platform::events;
 use paysys_proto::ReplayRequest;
 use serde_json::json;
-use std::time::Duration;
 
 const ORDER: &str = "cab3131a-dec7-49cc-8607-0121a61d3427";
 
-/// The seed 000 signature, recomputed here from its definition (not with the crate's helper).
-fn expected_signature(method: &str, order: &str, amount: &str, currency: &str) -> String {
-    let key = signing::decode_whsec(SECRET).unwrap();
-    signing::hmac_sha256_hex(
-        &key,
-        format!("{method}|{order}|{amount}|{currency}").as_bytes(),
-    )
-}
+/// `params.signature` of seed 000's new_payment for [`ORDER`], computed outside Rust:
+/// `printf '%s' 'new_payment|cab3131a-dec7-49cc-8607-0121a61d3427|10|PLN' | openssl dgst -sha256
+/// -mac HMAC -macopt hexkey:$(printf '%s' MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw | base64 -d | xxd -p -c 256)`
+/// (the key is the decoded [`SECRET`]).
+const NEW_PAYMENT_SIGNATURE: &str =
+    "7f9b43fb49ead6a747bf366abf01a330742a3672f4548451c91d8d2d0b0e62eb";
+/// The same command over `subscription_charge_success|order-sub|10|PLN`.
+const CHARGE_SIGNATURE: &str = "bf7bdbc1ef8e28ccf80a094854b2cf449c2d9e3710f1b99151eee7ce9563f4a8";
 
 #[tokio::test]
 async fn a_payment_reaches_the_merchant_as_one_signed_jsonrpc_request() {
@@ -37,7 +36,7 @@ async fn a_payment_reaches_the_merchant_as_one_signed_jsonrpc_request() {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("id {id:?} is not <unix-ts>new_payment"));
     assert!(ts >= before && ts <= chrono::Utc::now().timestamp(), "{ts}");
-    let signature = expected_signature("new_payment", ORDER, "10", "PLN");
+    let signature = NEW_PAYMENT_SIGNATURE;
     assert_eq!(
         body,
         json!({
@@ -60,7 +59,7 @@ async fn a_payment_reaches_the_merchant_as_one_signed_jsonrpc_request() {
         })
     );
     assert_eq!(
-        notifier::params_signature(SECRET, "new_payment", ORDER, "10", "PLN"),
+        notifier::params_signature(SECRET, "new_payment", ORDER, "10", "PLN").as_deref(),
         Ok(signature),
         "the crate's helper computes the same signature"
     );
@@ -81,9 +80,33 @@ async fn a_payment_reaches_the_merchant_as_one_signed_jsonrpc_request() {
     assert_eq!(delivered.attempts, 1);
     assert_eq!(app.attempt_statuses(&delivered.id).await, vec![Some(200)]);
 
-    // Nothing more arrives (absence cannot be polled for: give a stray retry time to show up).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(merchant.received().len(), 1, "exactly one POST");
+    // Nothing more arrives. Evidence first: a later event of the same order is delivered,
+    // which the worker does only once no earlier notification of the order is pending (per
+    // order, first in first out), so the first can no longer be retried.
+    let later = event(events::PAYMENT_FAILED, ORDER);
+    app.publish(&later).await;
+    eventually("the later notification of the order", || async {
+        (app.count(
+            "SELECT count(*) FROM notifications WHERE event_id = $1::uuid AND status = 'delivered'",
+            &later.event_id,
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let got = merchant.received();
+    let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(
+        ids[0], delivered.id,
+        "exactly one POST of the first: {ids:?}"
+    );
+    assert_ne!(
+        ids[1], delivered.id,
+        "exactly one POST of the first: {ids:?}"
+    );
+    assert_eq!(got[1].json()["method"], "payment_failed");
     app.stop().await;
 }
 
@@ -181,10 +204,7 @@ async fn a_merchant_without_a_url_gets_a_dead_notification_replayable_once_confi
     let body = got[0].json();
     assert_eq!(body["method"], "subscription_charge_success");
     assert_eq!(body["params"]["additional_data"]["charge_sequence"], "2");
-    assert_eq!(
-        body["params"]["signature"],
-        expected_signature("subscription_charge_success", "order-sub", "10", "PLN")
-    );
+    assert_eq!(body["params"]["signature"], CHARGE_SIGNATURE);
     assert_eq!(got[0].header("webhook-id"), dead.id);
     standardwebhooks::Webhook::new(SECRET)
         .unwrap()

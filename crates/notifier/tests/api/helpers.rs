@@ -31,6 +31,8 @@ pub struct Options {
     pub request_timeout_ms: i64,
     pub lease_margin_ms: i64,
     pub prefetch: i64,
+    /// `notifier.concurrency`: deliveries in flight at once.
+    pub concurrency: i64,
     /// `notifier.allow_private_destinations`: true, as the fake merchants listen on 127.0.0.1.
     pub allow_private_destinations: bool,
     /// `notifier.require_https`.
@@ -44,6 +46,7 @@ impl Default for Options {
             request_timeout_ms: 2000,
             lease_margin_ms: 500,
             prefetch: 8,
+            concurrency: 32,
             allow_private_destinations: true,
             require_https: false,
         }
@@ -96,6 +99,8 @@ impl Env {
                 .set_override("notifier.lease_margin_ms", opts.lease_margin_ms)
                 .unwrap()
                 .set_override("notifier.poll_ms", 100)
+                .unwrap()
+                .set_override("notifier.concurrency", opts.concurrency)
                 .unwrap()
                 .set_override(
                     "notifier.allow_private_destinations",

@@ -6,5 +6,6 @@ mod delivery;
 mod destinations;
 mod helpers;
 mod recovery;
+mod replicas;
 mod retries;
 mod secrets;

@@ -13,7 +13,13 @@ async fn a_notifier_killed_mid_delivery_loses_nothing() {
         lease_margin_ms: 500,
         ..Options::default()
     };
-    let mut first = spawn_app(&opts).await;
+    // The first delivers one notification at a time: once its only slot hangs, every other
+    // delivery is the second notifier's.
+    let mut first = spawn_app(&Options {
+        concurrency: 1,
+        ..opts.clone()
+    })
+    .await;
     let merchant = Merchant::start(vec![Reply::Hang], Reply::Status(200)).await;
     first.configure_merchant(MERCHANT, &merchant.url).await;
 
@@ -23,11 +29,21 @@ async fn a_notifier_killed_mid_delivery_loses_nothing() {
     merchant.wait_for(1).await;
 
     // A second notifier on the same database and queue leaves the leased delivery alone, and the
-    // first does not send it again while it waits (several poll intervals pass).
+    // first does not send it again while it waits. Evidence that the second went over the log
+    // during the lease: it delivers a later notification of another order.
     let second = spawn_app_on(first.env.clone(), &opts).await;
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    second
+        .publish(&event(events::SUBSCRIPTION_STARTED, "order-later"))
+        .await;
+    second.wait_for_status("order-later", "delivered").await;
+    let crash_posts = |got: &[Received]| {
+        got.iter()
+            .filter(|r| r.json()["params"]["order_id"] == "order-crash")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        merchant.received().len(),
+        crash_posts(&merchant.received()).len(),
         1,
         "no second POST during the lease"
     );
@@ -47,7 +63,7 @@ async fn a_notifier_killed_mid_delivery_loses_nothing() {
 
     let delivered = second.wait_for_status("order-crash", "delivered").await;
 
-    let got = merchant.received();
+    let got = crash_posts(&merchant.received());
     assert_eq!(got.len(), 2);
     assert_eq!(delivered.id, leased.id);
     assert!(got.iter().all(|r| r.header("webhook-id") == leased.id));

@@ -8,3 +8,4 @@ mod notify;
 mod start;
 mod surfaces;
 mod unsubscribe;
+mod vectors;

@@ -53,6 +53,8 @@ async fn start_returns_seed_000_link_and_is_idempotent() {
         }
     }
     // The hash verifies: HMAC-SHA512 over the text before `&hash=` (docs/providers/mobiltek.md).
+    // The transaction id is random, so this recomputes it; vectors.rs pins the same link with a
+    // fixed id to openssl's answer.
     let (signed, hash) = url
         .split_once('?')
         .unwrap()

@@ -15,3 +15,4 @@ mod netopia_soap;
 mod netopia_support;
 mod registered_simulators;
 mod teleaudio;
+mod vectors;

@@ -16,6 +16,20 @@ fn refused(answer: &Value) {
     );
 }
 
+/// `sign_body` (what merchants are told to compute, and what every signed test sends) against
+/// an answer from outside Rust: `printf '%s' '1700000000.{"jsonrpc":"2.0","id":1,"method":
+/// "get_channels_list","params":{"merchant_id":"m-1"}}' | openssl dgst -sha256 -hmac m-1-api-secret`
+/// (the body on one line, as below) prints the `v1`.
+#[test]
+fn sign_body_is_the_openssl_one() {
+    let body =
+        r#"{"jsonrpc":"2.0","id":1,"method":"get_channels_list","params":{"merchant_id":"m-1"}}"#;
+    assert_eq!(
+        sign_body(SECRET, 1700000000, body.as_bytes()),
+        "t=1700000000,v1=05643f05532635fd26ec8d47a1ac7e56c225342375d9c91a013f78553093d4e7"
+    );
+}
+
 #[tokio::test]
 async fn a_signed_request_is_accepted_once() {
     let edge = spawn_edge(&[]).await;
