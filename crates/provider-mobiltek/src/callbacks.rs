@@ -9,6 +9,7 @@ use paysys_adapter::{
     plain_text_answer, Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order,
     Refusal, Verdict,
 };
+use paysys_platform::domain::OrderKind;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 
@@ -70,13 +71,23 @@ impl CallbackEndpoint for Notify {
                 e => Refusal::Malformed(e.to_string()),
             },
         )?;
+        // Fields beyond the hashed ten are kept for audits; a NUL there could not be stored.
+        if let Some((k, _)) = form
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(Refusal::Malformed(format!(
+                "{k:?}: must not contain NUL characters"
+            )));
+        }
         Ok(Authenticated {
             claims: vec![claim(&n, &form)],
             reply: String::new(),
         })
     }
 
-    /// A notification for another Mobiltek service than the order's is not this order's.
+    /// A notification for another Mobiltek service than the order's is not this order's; nor is
+    /// a one-time `PAYMENT` for a subscription (Mobiltek registers and charges those).
     fn fits(&self, order: &Order, claim: &mut Claim) -> Result<(), String> {
         let seen = claim.raw["service_id"].as_str().unwrap_or("");
         if seen != order.detail("service_id") {
@@ -84,6 +95,11 @@ impl CallbackEndpoint for Notify {
                 "service_id: the transaction belongs to service {}",
                 order.detail("service_id")
             ));
+        }
+        if claim.kind == ClaimKind::Paid && order.kind == OrderKind::Subscription {
+            return Err(
+                "type: PAYMENT is a one-time payment's; this transaction is a subscription".into(),
+            );
         }
         Ok(())
     }

@@ -179,6 +179,17 @@ impl Notification {
                 .map(|v| v.trim().to_string())
                 .unwrap_or_default()
         };
+        // A control character is no part of any field (a NUL could not even be stored); the
+        // free-text `reason` may break lines.
+        for name in hash::NOTIFICATION_FIELDS {
+            let text = name == "reason";
+            if get(name)
+                .chars()
+                .any(|c| c.is_control() && !(text && matches!(c, '\t' | '\n' | '\r')))
+            {
+                return Err(field(name, "must not contain control characters"));
+            }
+        }
         let notification_id = get("notification_id");
         if notification_id.is_empty() || notification_id.len() > 64 {
             return Err(field("notification_id", "required, at most 64 characters"));
@@ -423,6 +434,28 @@ mod tests {
                 other => panic!("{name}={value:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let with = |name: &'static str, value: &'static str| {
+            let mut fields: Vec<(&str, &str)> =
+                payment().into_iter().filter(|(k, _)| *k != name).collect();
+            fields.push((name, value));
+            Notification::authenticate(SECRET, &form(&fields))
+        };
+        for (name, value) in [
+            ("notification_id", "n-1\u{0}"),
+            ("charge_id", "c\u{1b}[2J"),
+            ("operator_id", "26001\u{0}"),
+            ("reason", "no\u{0}funds"),
+        ] {
+            match with(name, value) {
+                Err(NotificationError::Field { field, .. }) => assert_eq!(field, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(with("reason", "line one\nline two").is_ok());
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::wire::{crc_error, crc_ok, Action, Envelope, ErrorType, Ipn as WireIpn
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use paysys_adapter::{
-    Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Outcome, Refusal, Verdict,
+    Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order, Outcome, Refusal,
+    Verdict,
 };
 use std::collections::HashMap;
 
@@ -86,11 +87,15 @@ pub fn claims(ipn: &WireIpn) -> Vec<Claim> {
     }
     if let (Some(r), Some(at), true) = (o.recurrence, n.timestamp, kind == ClaimKind::Charged) {
         // mobilPay charges again interval_day days after this charge (its clock, Romanian time).
-        if let chrono::LocalResult::Single(local) | chrono::LocalResult::Ambiguous(local, _) =
-            at.and_local_timezone(chrono_tz::Europe::Bucharest)
-        {
-            let next = local.with_timezone(&chrono::Utc)
-                + chrono::Duration::days(i64::from(r.interval_day));
+        // An interval_day so large that the date leaves chrono's range (years past 262143) has
+        // no next charge date; `+` would panic there (found by fuzz target `netopia_ipn`).
+        let next = match at.and_local_timezone(chrono_tz::Europe::Bucharest) {
+            chrono::LocalResult::Single(local) | chrono::LocalResult::Ambiguous(local, _) => local
+                .with_timezone(&chrono::Utc)
+                .checked_add_signed(chrono::Duration::days(i64::from(r.interval_day))),
+            chrono::LocalResult::None => None,
+        };
+        if let Some(next) = next {
             c.details.insert(
                 "next_charge_at".into(),
                 next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -100,6 +105,7 @@ pub fn claims(ipn: &WireIpn) -> Vec<Claim> {
     }
     c.raw = serde_json::json!({
         "order_id": o.id,
+        "signature": o.signature,
         "action": n.action.as_str(),
         "error_code": n.error.code.0,
         "error_message": n.error.message,
@@ -133,6 +139,19 @@ impl CallbackEndpoint for Ipn {
         })
     }
 
+    /// The IPN must be for the seller account the order was sealed for (docs/providers/netopia.md:
+    /// an opened IPN is believed only as far as it matches the stored order, `signature` included).
+    fn fits(&self, order: &Order, claim: &mut Claim) -> Result<(), String> {
+        let seen = claim.raw["signature"].as_str().unwrap_or("");
+        let want = order.detail("signature");
+        if seen != want {
+            return Err(format!(
+                "signature: the IPN is for seller account {seen:?}, the order for {want:?}"
+            ));
+        }
+        Ok(())
+    }
+
     fn answer(&self, verdict: Verdict<'_>) -> Response {
         let body = match verdict {
             Verdict::Refused(Refusal::Unauthenticated(why)) => {
@@ -163,5 +182,41 @@ impl CallbackEndpoint for Ipn {
             body,
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found with fuzz target `netopia_ipn`: an IPN (which anyone holding our certificate can
+    /// seal) for a recurring order whose `interval_day` puts the next charge past chrono's last
+    /// year panicked in `DateTime + TimeDelta`. Now the claim simply has no next charge date.
+    #[test]
+    fn fuzz_regression_huge_interval_day_has_no_next_charge_date() {
+        let xml = |interval_day: &str| {
+            format!(
+                concat!(
+                    r#"<?xml version="1.0" encoding="utf-8"?><order type="card" id="ord-42" timestamp="20260314103000">"#,
+                    r#"<signature>XXXX-XXXX-XXXX-XXXX-XXXX</signature><invoice currency="RON" amount="12.34"/>"#,
+                    r#"<recurrence payments_no="12" interval_day="{}"/>"#,
+                    r#"<mobilpay timestamp="20260314103512" crc="9f1c"><action>confirmed</action>"#,
+                    r#"<purchase>1234567</purchase><current_payment_count>1</current_payment_count>"#,
+                    r#"<error code="0">Tranzactia aprobata</error></mobilpay></order>"#
+                ),
+                interval_day
+            )
+        };
+        let claims_of = |d: &str| claims(&WireIpn::from_xml(&xml(d)).unwrap());
+        let huge = claims_of("4294967295");
+        assert_eq!(huge.len(), 1);
+        assert_eq!(huge[0].kind, ClaimKind::Charged);
+        assert!(!huge[0].details.contains_key("next_charge_at"));
+        assert_eq!(huge[0].raw["order_id"], "ord-42");
+        let monthly = claims_of("30");
+        assert_eq!(
+            monthly[0].details["next_charge_at"],
+            serde_json::json!("2026-04-13T08:35:12Z")
+        );
     }
 }

@@ -5,9 +5,10 @@
 use crate::wire::{self, Callback};
 use axum::response::Response;
 use paysys_adapter::{
-    plain_text_answer, Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup,
+    plain_text_answer, Authenticated, CallbackEndpoint, Claim, ClaimKind, Incoming, Lookup, Order,
     Refusal, Verdict,
 };
+use paysys_platform::domain::OrderKind;
 use paysys_platform::money::{Currency, Money};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -27,8 +28,40 @@ fn claim_kind(t: &str) -> Option<ClaimKind> {
     })
 }
 
+/// Whether any string in `v` (names included) holds a NUL, which could not be stored.
+fn has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(has_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// The claim of an authenticated callback; errors name the field.
 pub fn claim(cb: &Callback, raw: serde_json::Value) -> Result<Claim, String> {
+    // A control character is no part of any field; the free-text `reason` may break lines.
+    for (name, value) in [
+        ("event_id", &cb.event_id),
+        ("type", &cb.kind),
+        ("reference", &cb.reference),
+        ("provider_id", &cb.provider_id),
+        ("msisdn", &cb.msisdn),
+        ("currency", &cb.currency),
+        ("charge_id", &cb.charge_id),
+        ("reason", &cb.reason),
+    ] {
+        let text = name == "reason";
+        if value
+            .chars()
+            .any(|c| c.is_control() && !(text && matches!(c, '\t' | '\n' | '\r')))
+        {
+            return Err(format!("{name}: must not contain control characters"));
+        }
+    }
+    if has_nul(&raw) {
+        return Err("body: must not contain NUL characters".into());
+    }
     if cb.event_id.is_empty() || cb.event_id.len() > 64 {
         return Err("event_id: required, at most 64 characters".into());
     }
@@ -78,8 +111,8 @@ impl CallbackEndpoint for Notify {
         }
         let cb: Callback = serde_json::from_slice(&req.body)
             .map_err(|e| Refusal::Malformed(format!("body: {e}")))?;
-        let raw: serde_json::Value =
-            serde_json::from_slice(&req.body).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let raw: serde_json::Value = serde_json::from_slice(&req.body)
+            .map_err(|e| Refusal::Malformed(format!("body: {e}")))?;
         let c = claim(&cb, raw).map_err(Refusal::Malformed)?;
         Ok(Authenticated {
             claims: vec![c],
@@ -87,7 +120,43 @@ impl CallbackEndpoint for Notify {
         })
     }
 
+    /// `PAYMENT_SUCCESS` is webbilling's (seed 002): a subscription is started and charged.
+    fn fits(&self, order: &Order, claim: &mut Claim) -> Result<(), String> {
+        if claim.kind == ClaimKind::Paid && order.kind == OrderKind::Subscription {
+            return Err(
+                "type: PAYMENT_SUCCESS is a webbilling payment's; this order is a subscription"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     fn answer(&self, verdict: Verdict<'_>) -> Response {
         plain_text_answer(verdict, "reference: unknown")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn callback(reason: &str, charge_id: &str) -> (Callback, serde_json::Value) {
+        let raw = serde_json::json!({"event_id": "e-1", "type": "CHARGE_FAILED", "reference": "r-1",
+            "provider_id": "p", "msisdn": "48519532621", "amount": 100, "currency": "PLN",
+            "charge_id": charge_id, "reason": reason, "timestamp": 1});
+        (serde_json::from_value(raw.clone()).unwrap(), raw)
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let (cb, raw) = callback("insufficient funds\nretry later", "c-1");
+        assert!(claim(&cb, raw).is_ok());
+        let (cb, raw) = callback("no\u{0}funds", "c-1");
+        assert!(claim(&cb, raw).unwrap_err().starts_with("reason:"));
+        let (cb, raw) = callback("", "c\u{1b}[2J");
+        assert!(claim(&cb, raw).unwrap_err().starts_with("charge_id:"));
+        let (cb, mut raw) = callback("", "c-1");
+        raw["extra"] = serde_json::json!(["x\u{0}"]);
+        assert!(claim(&cb, raw).unwrap_err().starts_with("body:"));
     }
 }

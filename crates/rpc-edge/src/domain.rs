@@ -301,7 +301,26 @@ impl OrderRequest {
     }
 }
 
-/// `config` as seed 001 writes it (`[{"name": .., "value": ..}]`) or as a plain object.
+/// The longest name and value of a `config` entry.
+const CONFIG_NAME_MAX: usize = 64;
+const CONFIG_VALUE_MAX: usize = 255;
+
+/// Why a `config` name or value cannot be handed to a provider: too long, or with control or
+/// bidirectional control characters (as every other text parameter).
+fn config_text(s: &str, max: usize) -> Option<String> {
+    if s.chars().count() > max {
+        Some(format!("must be at most {max} characters"))
+    } else if s.chars().any(char::is_control) {
+        Some("must not contain control characters".into())
+    } else if s.chars().any(crate::params::is_bidi_control) {
+        Some("must not contain bidirectional control characters".into())
+    } else {
+        None
+    }
+}
+
+/// `config` as seed 001 writes it (`[{"name": .., "value": ..}]`) or as a plain object. Names are
+/// 1 to 64 characters, values at most 255.
 fn config_map(f: &mut Fields, v: Option<&Value>, path: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let scalar = |v: &Value| match v {
@@ -310,31 +329,48 @@ fn config_map(f: &mut Fields, v: Option<&Value>, path: &str) -> BTreeMap<String,
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     };
+    let name_problem = |n: &str| {
+        if n.is_empty() {
+            Some("names must not be empty".to_string())
+        } else {
+            config_text(n, CONFIG_NAME_MAX).map(|why| format!("names {why}"))
+        }
+    };
     match v {
         None | Some(Value::Null) => {}
         Some(Value::Object(o)) => {
             for (k, v) in o {
+                if let Some(why) = name_problem(k) {
+                    f.fail(path, why);
+                    continue;
+                }
                 match scalar(v) {
-                    Some(s) => {
-                        out.insert(k.clone(), s);
-                    }
+                    Some(s) => match config_text(&s, CONFIG_VALUE_MAX) {
+                        Some(why) => f.fail(&format!("{path}.{k}"), why),
+                        None => {
+                            out.insert(k.clone(), s);
+                        }
+                    },
                     None => f.fail(&format!("{path}.{k}"), "must be a string or number"),
                 }
             }
         }
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
+                let at = format!("{path}[{i}]");
                 match (
                     item.get("name").and_then(|n| n.as_str()),
                     item.get("value").and_then(scalar),
                 ) {
                     (Some(n), Some(v)) if !n.is_empty() => {
-                        out.insert(n.to_string(), v);
+                        match name_problem(n).or_else(|| config_text(&v, CONFIG_VALUE_MAX)) {
+                            Some(why) => f.fail(&at, why),
+                            None => {
+                                out.insert(n.to_string(), v);
+                            }
+                        }
                     }
-                    _ => f.fail(
-                        &format!("{path}[{i}]"),
-                        "must be {\"name\": string, \"value\": string}",
-                    ),
+                    _ => f.fail(&at, "must be {\"name\": string, \"value\": string}"),
                 }
             }
         }
@@ -428,6 +464,31 @@ mod tests {
         ] {
             assert!(data.get(k).is_some(), "{k} missing in {data}");
         }
+    }
+
+    #[test]
+    fn config_names_and_values_are_checked_like_other_text() {
+        for (config, path) in [
+            (
+                json!([{"name": "note", "value": "a\u{0}b"}]),
+                "articles[0].config[0]",
+            ),
+            (
+                json!([{"name": "n\u{202e}te", "value": "1"}]),
+                "articles[0].config[0]",
+            ),
+            (json!({"note": "x".repeat(256)}), "articles[0].config.note"),
+            (json!({"note": "\u{1b}[2J"}), "articles[0].config.note"),
+            (json!({"k".repeat(65): "1"}), "articles[0].config"),
+        ] {
+            let mut v = seed_000();
+            v["articles"][0]["config"] = config.clone();
+            let data = OrderRequest::parse(&v).unwrap_err().data.unwrap();
+            assert!(data.get(path).is_some(), "{config}: {data}");
+        }
+        let mut v = seed_000();
+        v["articles"][0]["config"] = json!({"note": "x".repeat(255), "k".repeat(64): 1});
+        assert!(OrderRequest::parse(&v).is_ok());
     }
 
     #[test]

@@ -48,9 +48,8 @@ struct Edge {
 
 pub fn router(api: Api, limits: Limits) -> Router {
     Router::new()
-        .route("/", post(rpc).get(wrong_method))
-        .route("/{*path}", post(rpc).get(wrong_method))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route("/", post(rpc).fallback(wrong_method))
+        .route("/{*path}", post(rpc).fallback(wrong_method))
         .with_state(Edge { api, limits })
 }
 
@@ -96,7 +95,39 @@ async fn wrong_method() -> Response {
     )
 }
 
-async fn rpc(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Response {
+/// `-32600` with HTTP 413: the body is larger than [`MAX_BODY`].
+fn too_large() -> Response {
+    let mut r = error(
+        RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request")
+            .with_data(json!(format!("the body is larger than {MAX_BODY} bytes"))),
+    );
+    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    r
+}
+
+/// Reads the body within the request's deadline and size limit (a slow or endless sender is
+/// cut off like a slow handler).
+async fn read_body(body: axum::body::Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return too_large();
+            }
+            source = err.source();
+        }
+        error(
+            RpcError::new(jsonrpc::INVALID_REQUEST, "Invalid Request")
+                .with_data(json!("the body could not be read")),
+        )
+    })
+}
+
+async fn rpc(
+    State(edge): State<Edge>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -123,6 +154,17 @@ async fn rpc(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Respo
             "too many requests in progress (edge.max_concurrent_requests)".into(),
         );
     };
+    let timeout = edge.limits.request_timeout;
+    let body = match tokio::time::timeout(timeout, read_body(body)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(answer)) => return answer,
+        Err(_) => {
+            return busy(
+                "timeout",
+                format!("the body did not arrive within {timeout:?} (edge.request_timeout_ms)"),
+            )
+        }
+    };
     let ctx = CallContext {
         raw_body: body,
         signature_header: headers
@@ -131,7 +173,6 @@ async fn rpc(State(edge): State<Edge>, headers: HeaderMap, body: Bytes) -> Respo
             .map(str::to_string),
         ..Default::default()
     };
-    let timeout = edge.limits.request_timeout;
     // Dropping the handler at the deadline cancels its database and provider calls; an order
     // it stored is answered by retrying with the same trans_ext_id.
     match tokio::time::timeout(timeout, jsonrpc::handle(&edge.api, &ctx)).await {

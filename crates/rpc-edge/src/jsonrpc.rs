@@ -192,18 +192,22 @@ pub async fn call_guarded(
     }
 }
 
-async fn handle_one(d: &dyn Dispatch, v: &Value, ctx: &CallContext) -> Option<Value> {
-    match parse_call(v) {
-        Err(resp) => Some(resp),
+async fn handle_one(
+    d: &dyn Dispatch,
+    parsed: &Result<Call, Value>,
+    ctx: &CallContext,
+) -> Option<Value> {
+    match parsed {
+        Err(resp) => Some(resp.clone()),
         Ok(call) => {
-            let outcome = call_guarded(d, &call, ctx).await;
+            let outcome = call_guarded(d, call, ctx).await;
             if let Err(e) = &outcome {
                 if e.code == INTERNAL_ERROR {
                     tracing::error!(method = %call.method, error = %e.message, "internal error");
                 }
             }
             // A notification gets no answer, even an error.
-            call.id.map(|id| response(id, outcome))
+            call.id.clone().map(|id| response(id, outcome))
         }
     }
 }
@@ -213,41 +217,56 @@ pub const MAX_BATCH: usize = 100;
 /// Calls of one batch run at most this many at a time.
 pub const BATCH_CONCURRENCY: usize = 4;
 
-/// Handles a raw HTTP body; returns the JSON to send, or None for "no content" (notifications).
-pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
-    let parsed: Value = match serde_json::from_slice(&ctx.raw_body) {
+/// A request body once decoded, before any method runs: one call or a batch, each entry either a
+/// well-formed call or the error response it gets (`-32600`, id as the spec says).
+#[derive(Debug, Clone)]
+pub enum Body {
+    Single(Result<Call, Value>),
+    Batch(Vec<Result<Call, Value>>),
+}
+
+/// Decodes a raw HTTP body into calls. Pure (no handler runs, nothing is logged), so it is what
+/// the fuzzer drives. `Err` is the one response the whole body gets: `-32700` for bytes that are
+/// not JSON, `-32600` for an empty batch or one of more than [`MAX_BATCH`] calls.
+pub fn parse_body(raw: &[u8]) -> Result<Body, Value> {
+    let parsed: Value = match serde_json::from_slice(raw) {
         Ok(v) => v,
         Err(e) => {
-            return Some(error_response(
+            return Err(error_response(
                 Value::Null,
                 RpcError::new(PARSE_ERROR, "Parse error").with_data(json!(e.to_string())),
             ))
         }
     };
     match &parsed {
-        Value::Array(items) => {
-            if items.is_empty() {
-                return Some(error_response(
-                    Value::Null,
-                    RpcError::new(INVALID_REQUEST, "Invalid Request")
-                        .with_data(json!("empty batch")),
-                ));
-            }
-            if items.len() > MAX_BATCH {
-                return Some(error_response(
-                    Value::Null,
-                    RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!(format!(
-                        "a batch holds at most {MAX_BATCH} calls, this one {}",
-                        items.len()
-                    ))),
-                ));
-            }
+        Value::Array(items) if items.is_empty() => Err(error_response(
+            Value::Null,
+            RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!("empty batch")),
+        )),
+        Value::Array(items) if items.len() > MAX_BATCH => Err(error_response(
+            Value::Null,
+            RpcError::new(INVALID_REQUEST, "Invalid Request").with_data(json!(format!(
+                "a batch holds at most {MAX_BATCH} calls, this one {}",
+                items.len()
+            ))),
+        )),
+        Value::Array(items) => Ok(Body::Batch(items.iter().map(parse_call).collect())),
+        other => Ok(Body::Single(parse_call(other))),
+    }
+}
+
+/// Handles a raw HTTP body; returns the JSON to send, or None for "no content" (notifications).
+pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
+    match parse_body(&ctx.raw_body) {
+        Err(resp) => Some(resp),
+        Ok(Body::Single(one)) => handle_one(d, &one, ctx).await,
+        Ok(Body::Batch(calls)) => {
             // In order, at most BATCH_CONCURRENCY at a time: one batch cannot take every
             // database connection.
-            let mut answers: Vec<Option<Value>> = Vec::with_capacity(items.len());
-            for chunk in items.chunks(BATCH_CONCURRENCY) {
+            let mut answers: Vec<Option<Value>> = Vec::with_capacity(calls.len());
+            for chunk in calls.chunks(BATCH_CONCURRENCY) {
                 answers.extend(
-                    futures::future::join_all(chunk.iter().map(|v| handle_one(d, v, ctx))).await,
+                    futures::future::join_all(chunk.iter().map(|c| handle_one(d, c, ctx))).await,
                 );
             }
             let answers: Vec<Value> = answers.into_iter().flatten().collect();
@@ -257,7 +276,6 @@ pub async fn handle(d: &dyn Dispatch, ctx: &CallContext) -> Option<Value> {
                 Some(Value::Array(answers))
             }
         }
-        other => handle_one(d, other, ctx).await,
     }
 }
 

@@ -5,6 +5,15 @@
 use crate::jsonrpc::RpcError;
 use serde_json::{Map, Value};
 
+/// The bidirectional embedding, override and isolate controls (U+202A to U+202E, U+2066 to
+/// U+2069): invisible, they reorder how the text around them is shown, so a product name, a
+/// customer field or an id could read differently on a payment page, in a notification or a log
+/// than what was stored (Trojan Source, CVE-2021-42574). Right-to-left text needs none of them;
+/// the marks U+200E/U+200F stay allowed.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 #[derive(Default)]
 pub struct Fields {
     errors: Map<String, Value>,
@@ -99,6 +108,10 @@ impl Fields {
         }
         if s.chars().any(|c| c.is_control()) {
             self.fail(path, "must not contain control characters");
+            return None;
+        }
+        if s.chars().any(is_bidi_control) {
+            self.fail(path, "must not contain bidirectional control characters");
             return None;
         }
         Some(s)
@@ -243,5 +256,22 @@ mod tests {
         assert_eq!(f.string(&v, "a", "a", 10), None);
         assert_eq!(f.string(&v, "b", "b", 10), None);
         assert!(f.has_errors());
+    }
+
+    #[test]
+    fn bidi_controls_are_refused_but_right_to_left_text_is_not() {
+        let v = json!({"rlo": "test \u{202e}gnp.exe", "rli": "a\u{2067}b\u{2069}",
+            "hebrew": "\u{5e9}\u{5dc}\u{5d5}\u{5dd}", "rlm": "a\u{200f}b", "emoji": "\u{1f468}\u{200d}\u{1f469}"});
+        let mut f = Fields::new();
+        assert_eq!(f.string(&v, "rlo", "rlo", 64), None);
+        assert_eq!(f.string(&v, "rli", "rli", 64), None);
+        assert!(f.string(&v, "hebrew", "hebrew", 64).is_some());
+        assert!(f.string(&v, "rlm", "rlm", 64).is_some());
+        assert!(f.string(&v, "emoji", "emoji", 64).is_some());
+        let data = f.finish().unwrap_err().data.unwrap();
+        assert!(
+            data.get("rlo").is_some() && data.get("rli").is_some(),
+            "{data}"
+        );
     }
 }

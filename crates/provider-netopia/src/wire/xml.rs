@@ -38,6 +38,7 @@ impl Element {
                 .unescape_value()
                 .map_err(|e| WireError::new(format!("{path}.{key}"), e.to_string()))?
                 .into_owned();
+            xml_text(&value).map_err(|why| WireError::new(format!("{path}.{key}"), why))?;
             attrs.push((key, value));
         }
         Ok(Self {
@@ -139,6 +140,7 @@ pub(crate) fn parse(xml: &str) -> Result<Element, WireError> {
             }
             Event::Text(text) => {
                 let text = text.unescape().map_err(|e| bad(&e, &reader))?;
+                xml_text(&text).map_err(|why| bad(&why, &reader))?;
                 match stack.last_mut() {
                     Some(current) => current.text.push_str(&text),
                     None if text.trim().is_empty() => {}
@@ -148,6 +150,7 @@ pub(crate) fn parse(xml: &str) -> Result<Element, WireError> {
             Event::CData(data) => {
                 let data = String::from_utf8(data.into_inner().into_owned())
                     .map_err(|_| WireError::new("xml", "CDATA is not UTF-8"))?;
+                xml_text(&data).map_err(|why| bad(&why, &reader))?;
                 match stack.last_mut() {
                     Some(current) => current.text.push_str(&data),
                     None => return Err(WireError::new("xml", "CDATA outside the root element")),
@@ -163,6 +166,24 @@ pub(crate) fn parse(xml: &str) -> Result<Element, WireError> {
         return Err(WireError::new("xml", "document ends inside an element"));
     }
     root.ok_or_else(|| WireError::new("xml", "no root element"))
+}
+
+/// Text XML 1.0 can carry (its `Char` production): no C0 control but tab, line feed and carriage
+/// return, written raw or as a character reference (`&#27;`), and no U+FFFE or U+FFFF.
+fn xml_text(text: &str) -> Result<(), String> {
+    let outside = |c: &char| {
+        matches!(
+            c,
+            '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}'
+        )
+    };
+    match text.chars().find(outside) {
+        Some(c) => Err(format!(
+            "character U+{:04X} is not allowed in XML 1.0",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
 }
 
 fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
@@ -296,6 +317,18 @@ mod tests {
         assert_eq!(
             parse("<a><b k=\"1\" k=\"2\"/></a>").unwrap_err().field,
             "a.b"
+        );
+        for bad in [
+            "<a>x\u{0}y</a>",
+            "<a>&#27;[2J</a>",
+            "<a k=\"&#1;\"/>",
+            "<a><![CDATA[\u{7}]]></a>",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse("<a>tab\tand&#10;line</a>").unwrap().raw_text(),
+            "tab\tand\nline"
         );
         let deep = "<a>".repeat(100) + &"</a>".repeat(100);
         assert!(parse(&deep).is_err());
