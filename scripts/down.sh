@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make down`: stops what `make up` started (SIGTERM, then waits for the drain).
+# `make down`: stops what `make up` started (SIGTERM, then waits for the drain): every service
+# and, when `PROMETHEUS=1 make up` started it, Prometheus (.run/pids/prometheus.pid; its data
+# stays in .run/prometheus/data).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 for pidfile in .run/pids/*.pid; do

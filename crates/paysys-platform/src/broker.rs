@@ -464,6 +464,10 @@ pub async fn consume_in_order(
     consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
 
+/// How long acknowledging (or rejecting) one delivery may take before the consumer gives up on
+/// it: an ack on a healthy connection takes milliseconds.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What became of one delivery.
 enum Settled {
     Ack,
@@ -483,6 +487,7 @@ pub async fn consume_with(
     options: ConsumeOptions,
 ) {
     crate::broker_watch::ensure_running(&settings, &shutdown);
+    crate::broker_watch::watch_queue(&settings, &queue);
     let concurrency = options.concurrency.max(1);
     let backoff = options.backoff;
     while !shutdown.is_triggered() {
@@ -536,25 +541,37 @@ pub async fn consume_with(
                             &handler, msg, &span, &ch, &queue, &shutdown, backoff,
                         )
                         .await;
-                        let ack = match settled {
-                            Settled::Ack => delivery.ack(Default::default()).await,
-                            Settled::DeadLetter => {
-                                delivery
-                                    .reject(BasicRejectOptions { requeue: false })
-                                    .await
+                        let settle = async {
+                            match settled {
+                                Settled::Ack => delivery.ack(Default::default()).await,
+                                Settled::DeadLetter => {
+                                    delivery
+                                        .reject(BasicRejectOptions { requeue: false })
+                                        .await
+                                }
+                                Settled::Requeue => {
+                                    delivery
+                                        .nack(BasicNackOptions {
+                                            requeue: true,
+                                            ..Default::default()
+                                        })
+                                        .await
+                                }
+                                Settled::Lost => Ok(false),
                             }
-                            Settled::Requeue => {
-                                delivery
-                                    .nack(BasicNackOptions {
-                                        requeue: true,
-                                        ..Default::default()
-                                    })
-                                    .await
-                            }
-                            Settled::Lost => return,
                         };
-                        if let Err(e) = ack {
-                            tracing::warn!(error = %e, "ack failed; message will be redelivered");
+                        // An ack sent as the connection dies can wait forever (lapin resolves
+                        // it only through the dead connection's I/O loop), and this consumer
+                        // with it: bounded, the stream ends and the consumer reconnects. The
+                        // broker redelivers whatever was not acknowledged.
+                        match tokio::time::timeout(SETTLE_TIMEOUT, settle).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "ack failed; message will be redelivered");
+                            }
+                            Err(_) => {
+                                tracing::warn!(timeout = ?SETTLE_TIMEOUT, "ack not confirmed (connection lost?); message will be redelivered");
+                            }
                         }
                     }
                 })

@@ -11,6 +11,9 @@
 //! written: an event carries its order's key (`order_key`), and a row is claimed only when no
 //! earlier row of its order is left (published rows are deleted), so an order's next event waits
 //! until the previous one is confirmed.
+//!
+//! Each relay also reports its outbox's backlog every [`BACKLOG_INTERVAL`]
+//! (`paysys_outbox_pending`, `paysys_outbox_oldest_age_seconds`), which the alert rules watch.
 
 use crate::broker::{Outgoing, Publisher};
 use crate::shutdown::Shutdown;
@@ -52,6 +55,11 @@ pub const LEASE: Duration = Duration::from_secs(120);
 
 /// Rows claimed per batch.
 const BATCH: i64 = 200;
+
+/// How often a relay reports its outbox's backlog: `paysys_outbox_pending` (rows waiting) and
+/// `paysys_outbox_oldest_age_seconds` (how long the oldest has waited; 0 when none). The alert
+/// rules wait minutes, so this is plenty.
+pub const BACKLOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Wakes the relay right after a commit, so events do not wait for the poll interval.
 #[derive(Clone, Default)]
@@ -118,6 +126,8 @@ pub async fn relay(
     shutdown: Shutdown,
 ) {
     crate::broker_watch::ensure_running(publisher.settings(), &shutdown);
+    // Reported by a task of its own, so a relay stuck on the broker still shows its backlog.
+    let _backlog = AbortOnDrop(tokio::spawn(report_backlog(pool.clone(), shutdown.clone())));
     let mut failing = Duration::ZERO;
     loop {
         if shutdown.is_triggered() {
@@ -142,6 +152,46 @@ pub async fn relay(
             _ = shutdown.wait() => return,
             _ = signal.0.notified(), if failing.is_zero() => {}
             _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Aborts a task when the relay that started it ends (or is aborted itself).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The outbox's backlog: rows waiting to be published, and the age in seconds of the oldest
+/// (0 when the outbox is empty). One cheap statement, no lock taken.
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<(i64, f64)> {
+    let row = sqlx::query(
+        "SELECT count(*) AS pending,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+         FROM outbox",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.get("pending"), row.get::<f64, _>("oldest").max(0.0)))
+}
+
+/// Sets the backlog gauges every [`BACKLOG_INTERVAL`] until shutdown. While the database does
+/// not answer they keep their last values (readiness reports the database).
+async fn report_backlog(pool: PgPool, shutdown: Shutdown) {
+    loop {
+        match backlog(&pool).await {
+            Ok((pending, oldest)) => {
+                metrics::gauge!("paysys_outbox_pending").set(pending as f64);
+                metrics::gauge!("paysys_outbox_oldest_age_seconds").set(oldest);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the outbox backlog"),
+        }
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(BACKLOG_INTERVAL) => {}
         }
     }
 }
@@ -262,4 +312,56 @@ async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usi
     // Rows are claimed one per order per batch: report the batch, so the loop claims again at
     // once while anything was published.
     Ok(done.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn metric(series: &str) -> Option<f64> {
+        let text = crate::server::metrics_handle().render();
+        text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    /// The backlog counts the rows waiting and the age of the oldest, and the relay's reporter
+    /// puts both into the gauges. Needs the test PostgreSQL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_backlog_is_counted_and_reported() {
+        crate::server::metrics_handle();
+        let pool = crate::testing::messaging_pool().await.unwrap();
+        assert_eq!(backlog(&pool).await.unwrap(), (0, 0.0));
+        for age in [90, 5] {
+            sqlx::query(
+                "INSERT INTO outbox (message_id, exchange, routing_key, payload, created_at)
+                 VALUES ($1, 'x', 'k', '\\x00', now() - make_interval(secs => $2))",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(f64::from(age))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let (pending, oldest) = backlog(&pool).await.unwrap();
+        assert_eq!(pending, 2);
+        assert!((90.0..120.0).contains(&oldest), "oldest {oldest}");
+
+        let shutdown = Shutdown::new();
+        let reporter = tokio::spawn(report_backlog(pool.clone(), shutdown.clone()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metric("paysys_outbox_pending") != Some(2.0) {
+            assert!(Instant::now() < deadline, "paysys_outbox_pending never 2");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let age = metric("paysys_outbox_oldest_age_seconds").unwrap();
+        assert!((90.0..120.0).contains(&age), "age {age}");
+        shutdown.trigger();
+        tokio::time::timeout(Duration::from_secs(5), reporter)
+            .await
+            .expect("the reporter stops at shutdown")
+            .unwrap();
+    }
 }
