@@ -149,12 +149,22 @@ pub type Handler =
 pub async fn connect(settings: &AmqpSettings, shutdown: &Shutdown) -> Option<Connection> {
     let mut delay = Duration::from_millis(200);
     loop {
-        match Connection::connect(
-            settings.url.expose_secret(),
-            ConnectionProperties::default(),
+        // One attempt is bounded too: a handshake whose connection dies may never end.
+        let attempt = tokio::time::timeout(
+            CONNECT_ATTEMPT_TIMEOUT,
+            Connection::connect(
+                settings.url.expose_secret(),
+                ConnectionProperties::default(),
+            ),
         )
         .await
-        {
+        .unwrap_or_else(|_| {
+            Err(lapin::Error::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer",
+            )))
+        });
+        match attempt {
             Ok(c) => {
                 set_connected(true);
                 return Some(c);
@@ -464,9 +474,15 @@ pub async fn consume_in_order(
     consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
 
-/// How long acknowledging (or rejecting) one delivery may take before the consumer gives up on
-/// it: an ack on a healthy connection takes milliseconds.
+/// How long acknowledging (or rejecting) one delivery, or closing a connection, may take before
+/// the consumer gives up on it: on a healthy connection it takes milliseconds.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a consumer's setup (channel, declarations, qos, consume) may take.
+const CONSUMER_SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long one connection attempt (TCP and AMQP handshake) may take.
+const CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What became of one delivery.
 enum Settled {
@@ -495,19 +511,30 @@ pub async fn consume_with(
             return;
         };
         let result: anyhow::Result<()> = async {
-            let ch = conn.create_channel().await?;
-            declare_exchanges(&ch, &settings).await?;
-            declare_queue(&ch, &settings, &queue, &bindings).await?;
-            ch.basic_qos(settings.prefetch, BasicQosOptions::default())
-                .await?;
-            let consumer = ch
-                .basic_consume(
-                    queue.clone().into(),
-                    format!("{}-{}", queue, uuid::Uuid::new_v4()).into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
+            // Every step is an exchange with the broker that may never be answered when the
+            // connection dies in the middle (lapin): bounded, the consumer starts over.
+            let setup = async {
+                let ch = conn.create_channel().await?;
+                declare_exchanges(&ch, &settings).await?;
+                declare_queue(&ch, &settings, &queue, &bindings).await?;
+                ch.basic_qos(settings.prefetch, BasicQosOptions::default())
+                    .await?;
+                let consumer = ch
+                    .basic_consume(
+                        queue.clone().into(),
+                        format!("{}-{}", queue, uuid::Uuid::new_v4()).into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                anyhow::Ok((ch, consumer))
+            };
+            let (ch, consumer) = match tokio::time::timeout(CONSUMER_SETUP_TIMEOUT, setup).await {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!(
+                    "RabbitMQ did not answer the consumer's setup within {CONSUMER_SETUP_TIMEOUT:?}"
+                ),
+            };
             tracing::info!(queue = %queue, "consuming");
             let stream = consumer.take_until(Box::pin(shutdown.clone().wait_owned()));
             stream
@@ -579,7 +606,7 @@ pub async fn consume_with(
             Ok(())
         }
         .await;
-        let _ = conn.close(200, "bye".into()).await;
+        let _ = tokio::time::timeout(SETTLE_TIMEOUT, conn.close(200, "bye".into())).await;
         if let Err(e) = result {
             tracing::warn!(error = %format!("{e:#}"), queue = %queue, "consumer failed; reconnecting");
             tokio::select! {
