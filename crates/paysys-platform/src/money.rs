@@ -126,21 +126,26 @@ impl Money {
         if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > exp {
             return Err(format!("{s:?} has more than {exp} fraction digits"));
         }
-        let mut minor: i64 = int.parse().map_err(|_| format!("{s:?} is too large"))?;
-        let mut frac_val: i64 = 0;
+        let too_large = || format!("{s:?} is too large");
+        let int: i128 = int.parse().map_err(|_| too_large())?;
+        let mut frac_val: i128 = 0;
         for i in 0..exp {
             let d = frac
                 .as_bytes()
                 .get(i)
-                .map(|b| (b - b'0') as i64)
+                .map(|b| i128::from(b - b'0'))
                 .unwrap_or(0);
             frac_val = frac_val * 10 + d;
         }
-        minor = minor
-            .checked_mul(10i64.pow(exp as u32))
+        let magnitude = int
+            .checked_mul(10i128.pow(exp as u32))
             .and_then(|m| m.checked_add(frac_val))
-            .ok_or_else(|| format!("{s:?} is too large"))?;
-        Ok(Money::new(if neg { -minor } else { minor }, currency))
+            .ok_or_else(too_large)?;
+        // The sign is applied before the range check: i64::MIN has no positive twin, and
+        // `to_decimal_fixed` writes it (fuzz target `money`).
+        let minor =
+            i64::try_from(if neg { -magnitude } else { magnitude }).map_err(|_| too_large())?;
+        Ok(Money::new(minor, currency))
     }
 }
 
@@ -180,6 +185,30 @@ mod tests {
                 m
             );
         }
+    }
+
+    /// Found by `make fuzz` (target `money`): the most negative amount formatted to a string
+    /// that did not parse back ("-92233720368547758.08" is too large), since the magnitude was
+    /// range-checked before the sign was applied.
+    #[test]
+    fn fuzz_regression_i64_min_round_trips() {
+        for c in ["RON", "JPY"] {
+            let c = Currency::parse(c).unwrap();
+            for minor in [i64::MIN, i64::MIN + 1, i64::MAX] {
+                let m = Money::new(minor, c);
+                assert_eq!(Money::parse_decimal(&m.to_decimal_fixed(), c), Ok(m));
+                assert_eq!(Money::parse_decimal(&m.to_decimal_trimmed(), c), Ok(m));
+            }
+        }
+        assert_eq!(
+            Money::parse_decimal("-92233720368547758.08", pln())
+                .unwrap()
+                .minor,
+            i64::MIN
+        );
+        assert!(Money::parse_decimal("-92233720368547758.09", pln()).is_err());
+        assert!(Money::parse_decimal("92233720368547758.08", pln()).is_err());
+        assert!(Money::parse_decimal(&"9".repeat(60), pln()).is_err());
     }
 
     #[test]

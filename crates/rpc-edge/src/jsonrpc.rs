@@ -463,6 +463,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn parse_body_decodes_without_running_a_method() {
+        let code = |v: &Value| v["error"]["code"].as_i64();
+        assert_eq!(code(&parse_body(b"{").unwrap_err()), Some(PARSE_ERROR));
+        assert_eq!(code(&parse_body(b"[]").unwrap_err()), Some(INVALID_REQUEST));
+        let too_many = format!("[{}]", vec!["1"; MAX_BATCH + 1].join(","));
+        assert_eq!(
+            code(&parse_body(too_many.as_bytes()).unwrap_err()),
+            Some(INVALID_REQUEST)
+        );
+        match parse_body(br#"{"jsonrpc":"2.0","method":"m","params":[1],"id":7}"#) {
+            Ok(Body::Single(Ok(call))) => {
+                assert_eq!((call.method.as_str(), call.id), ("m", Some(json!(7))))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_body(br#"[{"jsonrpc":"2.0","method":"m"}, 1]"#) {
+            Ok(Body::Batch(calls)) => {
+                assert!(matches!(&calls[0], Ok(Call { id: None, .. })));
+                assert_eq!(
+                    calls[1].as_ref().err().and_then(code),
+                    Some(INVALID_REQUEST)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn a_panicking_handler_answers_internal_error_and_the_batch_goes_on() {
         let v = run(r#"{"jsonrpc":"2.0","method":"explode","id":1}"#)

@@ -135,7 +135,7 @@ impl Opts {
             gap: env_secs("CHAOS_GAP_SECS", if short { 1.0 } else { 10.0 }),
             kill_down: Duration::from_millis(if short { 300 } else { 2000 }),
             advance_every: Duration::from_secs(if short { 6 } else { 15 }),
-            drain: Duration::from_secs(if short { 90 } else { 300 }),
+            drain: Duration::from_secs(if short { 150 } else { 300 }),
             call_deadline: Duration::from_secs(if short { 120 } else { 240 }),
             probe_within: Duration::from_secs(if short { 90 } else { 240 }),
             plan,
@@ -302,7 +302,7 @@ async fn run() -> anyhow::Result<bool> {
         let label = fault.label();
         *current.lock().expect("current") = label.clone();
         let start = clock.secs();
-        let lifted = match inject(fault, &sys, &load, &receiver, &opts).await {
+        let (down, lifted) = match inject(fault, &sys, &load, &receiver, &opts).await {
             Ok(t) => t,
             Err(e) => {
                 println!("[chaos] {label}: skipped: {e}");
@@ -317,7 +317,10 @@ async fn run() -> anyhow::Result<bool> {
                 continue;
             }
         };
-        let held = clock.secs() - start;
+        // From the moment the fault took effect (after waiting for the sandbox's users, or
+        // PostgreSQL's checkpoint) to the moment it was lifted.
+        let start = clock.secs() - down.elapsed().as_secs_f64();
+        let held = (lifted - down).as_secs_f64();
         *current.lock().expect("current") = format!("{label}: recovering");
         let recovered = load
             .probe_all(lifted, opts.probe_within)
@@ -395,14 +398,14 @@ async fn run() -> anyhow::Result<bool> {
     Ok(passed)
 }
 
-/// Injects one fault, holds it, lifts it; returns when it was lifted.
+/// Injects one fault, holds it, lifts it; returns when it took effect and when it was lifted.
 async fn inject(
     fault: &Fault,
     sys: &System,
     load: &Load,
     receiver: &Receiver,
     opts: &Opts,
-) -> Result<Instant, String> {
+) -> Result<(Instant, Instant), String> {
     match fault {
         Fault::Kill(name) => {
             if *name == "provider-sandbox" {
@@ -414,13 +417,14 @@ async fn inject(
             } else {
                 sys.kill(name).await;
             }
+            let down = Instant::now();
             tokio::time::sleep(opts.kill_down).await;
             sys.start(name).map_err(|e| format!("{e:#}"))?;
             let lifted = Instant::now();
             sys.wait_ready(name, Duration::from_secs(120))
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-            Ok(lifted)
+            Ok((down, lifted))
         }
         Fault::Postgres(d) => {
             if let Some(why) = system::postgres_unavailable() {
@@ -430,27 +434,31 @@ async fn inject(
             // checkpoint is short and the outage lasts what was asked (on a machine holding
             // many test databases the shutdown checkpoint alone took 16 s).
             checkpoint().await;
+            let down = Instant::now();
             blocking(system::stop_postgres).await?;
             tokio::time::sleep(*d).await;
             blocking(system::start_postgres).await?;
-            Ok(Instant::now())
+            Ok((down, Instant::now()))
         }
         Fault::Rabbitmq(d) => {
             if let Some(why) = system::rabbitmq_unavailable() {
                 return Err(why);
             }
+            let down = Instant::now();
             blocking(system::stop_rabbitmq).await?;
             tokio::time::sleep(*d).await;
             blocking(system::start_rabbitmq).await?;
-            Ok(Instant::now())
+            Ok((down, Instant::now()))
         }
         Fault::Merchant(mode, d) => {
+            let down = Instant::now();
             receiver.set_mode(*mode);
             tokio::time::sleep(*d).await;
             receiver.set_mode(Mode::Ok);
-            Ok(Instant::now())
+            Ok((down, Instant::now()))
         }
         Fault::Sandbox(mode, d) => {
+            let down = Instant::now();
             for p in PROVIDERS {
                 load.sandbox.fault(p, mode).await?;
             }
@@ -458,7 +466,7 @@ async fn inject(
             for p in PROVIDERS {
                 load.sandbox.fault(p, "none").await?;
             }
-            Ok(Instant::now())
+            Ok((down, Instant::now()))
         }
     }
 }
@@ -520,12 +528,31 @@ fn print_table(
         drained.as_secs_f64()
     );
     println!();
+    // The first notification of each order, after its user finished: how late it came.
+    let mut first_note: std::collections::HashMap<String, f64> = Default::default();
+    for n in load.receiver.all().into_iter().filter(|n| n.answered) {
+        let e = first_note.entry(n.order_id).or_insert(n.at);
+        *e = e.min(n.at);
+    }
+    let finished = load
+        .finished_at
+        .lock()
+        .map(|f| f.clone())
+        .unwrap_or_default();
+    let orders = load.orders.lock().map(|o| o.clone()).unwrap_or_default();
+    let slowest = |from: f64, to: f64| {
+        orders
+            .iter()
+            .filter(|o| o.created >= from && o.created < to)
+            .filter_map(|o| Some(first_note.get(&o.id)? - finished.get(&o.id)?))
+            .fold(0.0f64, f64::max)
+    };
     println!(
-        "| # | {:<w$} | at | held | recovered after | flows ok | retried | lost | doubled | stuck |",
+        "| # | {:<w$} | at | held | recovered after | slowest notification | flows ok | retried | lost | doubled | stuck |",
         "fault injected"
     );
     println!(
-        "|---|{}|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|{}|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         "-".repeat(w + 2)
     );
     for (i, r) in rows.iter().enumerate() {
@@ -539,7 +566,7 @@ fn print_table(
             .filter(|(t, _)| t.is_some_and(within))
             .count();
         println!(
-            "| {} | {:<w$} | {:.0}s | {:.1}s | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:<w$} | {:.0}s | {:.1}s | {} | {:.1}s | {} | {} | {} | {} | {} |",
             i + 1,
             r.label,
             r.start,
@@ -551,6 +578,7 @@ fn print_table(
                 (Err(e), _) if e == "skipped" => "–".into(),
                 (Err(_), _) => "NOT RECOVERED".into(),
             },
+            slowest(r.start, next),
             stats.count(Ev::FlowOk, r.start, r.end),
             stats.count(Ev::Retry, r.start, r.end),
             lost,
@@ -559,8 +587,9 @@ fn print_table(
         );
     }
     println!(
-        "|   | {:<w$} | | | | {} | {} | {} | {} | {} |",
+        "|   | {:<w$} | | | | {:.1}s | {} | {} | {} | {} | {} |",
         "whole run",
+        slowest(0.0, f64::MAX),
         stats.flows_ok.load(Relaxed),
         stats.retried.load(Relaxed),
         f.lost.len(),

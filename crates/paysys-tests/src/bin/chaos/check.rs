@@ -352,11 +352,15 @@ pub async fn drain_and_check(sys: &System, load: &Load, within: Duration) -> (Fi
             break;
         }
         println!(
-            "[chaos] draining ({:.0}s): {} charges not posted yet, {} orders not final, {} notifications not arrived",
+            "[chaos] draining ({:.0}s): {} charges not posted yet, {} orders not final, {} notifications not arrived{}",
             started.elapsed().as_secs_f64(),
             f.lost.len(),
             f.stuck.len(),
-            f.notif_missing.len()
+            f.notif_missing.len(),
+            f.stuck
+                .first()
+                .map(|(_, why)| format!(" (e.g. {why})"))
+                .unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_secs(3)).await;
         // Only the orders still moving are asked again; the final pass asks all.

@@ -180,6 +180,12 @@ pub struct Load {
     /// providers' memory in the process: a real provider would not forget a payment).
     pub gate: RwLock<()>,
     stop: AtomicBool,
+    /// Held by a clock advance and by a Netopia price change, so that a price change never
+    /// lands between the sandbox deciding a recurring charge and its IPN: PaySystem refuses
+    /// such a charge (made at the old price, checked against the new one) and it is lost from
+    /// the ledger (README "Chaos", known issue). `CHAOS_PRICE_RACE=1` lets them race.
+    sandbox_clock: tokio::sync::Mutex<()>,
+    price_race: bool,
     /// Every charge the sandbox reported, by (provider, charge key).
     pub performed: Mutex<BTreeMap<(String, String), Performed>>,
     /// Callbacks the sandbox gave up on or the adapter refused (from completions' answers).
@@ -187,6 +193,8 @@ pub struct Load {
     /// Definitive answers that ended a flow early (provider refused, -3260x), by kind.
     pub refused: Mutex<BTreeMap<String, usize>>,
     pub refused_count: AtomicU64,
+    /// When each order's flow finished (seconds since the start).
+    pub finished_at: Mutex<std::collections::HashMap<String, f64>>,
     pub advances: AtomicU64,
     run: String,
     seq: AtomicU64,
@@ -228,10 +236,13 @@ impl Load {
             subs: Mutex::new(Vec::new()),
             gate: RwLock::new(()),
             stop: AtomicBool::new(false),
+            sandbox_clock: tokio::sync::Mutex::new(()),
+            price_race: std::env::var("CHAOS_PRICE_RACE").is_ok_and(|v| v == "1"),
             performed: Mutex::new(BTreeMap::new()),
             undelivered: Mutex::new(Vec::new()),
             refused: Mutex::new(BTreeMap::new()),
             refused_count: AtomicU64::new(0),
+            finished_at: Mutex::new(std::collections::HashMap::new()),
             advances: AtomicU64::new(0),
             run: uuid::Uuid::new_v4().simple().to_string()[..6].to_string(),
             seq: AtomicU64::new(0),
@@ -267,6 +278,14 @@ impl Load {
     }
 
     /// Counts an answer that ended a flow early, by its kind (the order id left out).
+    /// Notes when the user finished an order's flow (for the notification delays).
+    fn finished(&self, o: &Order) {
+        self.finished_at
+            .lock()
+            .expect("finished")
+            .insert(o.id.clone(), self.clock.secs());
+    }
+
     fn refuse(&self, id: &str, why: String) {
         self.refused_count.fetch_add(1, Ordering::Relaxed);
         let kind = why.replace(id, "<order>");
@@ -291,7 +310,12 @@ impl Load {
                 self.run_flow(flow, false).await
             };
             match outcome {
-                Ok(_) => self.api.stats.note(self.clock.secs(), Ev::FlowOk),
+                Ok(order) => {
+                    if let Some(o) = order {
+                        self.finished(&o);
+                    }
+                    self.api.stats.note(self.clock.secs(), Ev::FlowOk)
+                }
                 Err(e) => {
                     self.api.stats.note(self.clock.secs(), Ev::FlowAbandoned);
                     let mut a = self.api.stats.abandoned.lock().expect("abandoned");
@@ -315,6 +339,7 @@ impl Load {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             let _shared = self.gate.read().await;
+            let _clock = self.sandbox_clock.lock().await;
             let deadline = self.deadline();
             loop {
                 match self
@@ -697,6 +722,11 @@ impl Load {
         let price = rand::random_range(2000..4000);
         let params = json!({"merchant_id": s.merchant.0, "secret": s.merchant.1,
             "order_ext_id": s.id, "price": price});
+        let _clock = if self.price_race {
+            None
+        } else {
+            Some(self.sandbox_clock.lock().await)
+        };
         match self
             .api
             .call("modify_subscription_price", &params, self.deadline())
@@ -736,6 +766,7 @@ impl Load {
             self.run_flow(flow, true).await?
         };
         let o = order.ok_or("no order")?;
+        self.finished(&o);
         loop {
             if self.receiver.has(o.merchant.0, &o.id, "new_payment")
                 && self.posted(o.merchant.0, &o.id).await
