@@ -123,11 +123,7 @@ async fn read_body(body: axum::body::Body) -> Result<Bytes, Response> {
     })
 }
 
-async fn rpc(
-    State(edge): State<Edge>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+async fn rpc(State(edge): State<Edge>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
