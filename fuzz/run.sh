@@ -47,24 +47,28 @@ for t in $targets; do
     dict=()
     if [ -f "dict/$t.dict" ]; then dict=(-dict="dict/$t.dict"); fi
     status=0
+    started=$SECONDS
     cargo fuzz run "${build[@]}" "$t" "$work" "corpus/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${dict[@]}" >"$log" 2>&1 || status=$?
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    added=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-    feat=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-    artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+    # The log may hold the crashing input's bytes: read it as text (-a).
+    ran=$(grep -a -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | cut -d' ' -f5 || true)
+    ran=${ran:-$((SECONDS - started))}
+    runs=$(grep -a '^stat::number_of_executed_units:' "$log" | tail -1 | tr -dc 0-9 || true)
+    speed=$(grep -a '^stat::average_exec_per_sec:' "$log" | tail -1 | tr -dc 0-9 || true)
+    added=$(grep -a '^stat::new_units_added:' "$log" | tail -1 | tr -dc 0-9 || true)
+    cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+    feat=$(grep -a -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+    artifact=$(grep -a 'Test unit written to ' "$log" | tail -1 | sed 's/.*Test unit written to //' || true)
     if [ "$status" -ne 0 ] || [ -n "$artifact" ]; then
         crashed=1
         result="CRASH ${artifact:-exit $status}"
-        grep -m1 -E "panicked at|ERROR: libFuzzer|SUMMARY" "$log" | sed 's/^/    /' || true
+        grep -a -m1 -A2 -E "panicked at|ERROR: libFuzzer|SUMMARY" "$log" | sed 's/^/    /' || true
     else
         result="no crash"
     fi
-    summary+=("$(printf '%-22s %6ss %12s runs %9s exec/s  cov %6s  ft %6s  +%s corpus  %s' \
-        "$t" "$seconds" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${feat:-?}" "${added:-?}" "$result")")
+    summary+=("$(printf '%-22s ran %4ss %12s runs %8s exec/s  cov %5s  ft %6s  +%s corpus  %s' \
+        "$t" "$ran" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${feat:-?}" "${added:-?}" "$result")")
 done
 
 echo
