@@ -12,7 +12,9 @@ demo:
 	bash scripts/demo.sh
 
 # Every test, including those against the real RabbitMQ and PostgreSQL (started if needed).
-# The broker-restart test restarts RabbitMQ, which is slow for a while afterwards: it runs last.
+# The broker-restart test restarts RabbitMQ, which is slow for a while afterwards: it runs after
+# the workspace. The short chaos run (about 2 minutes) stops PostgreSQL and RabbitMQ, so it runs
+# alone, last.
 test:
 	bash scripts/infra.sh
 	bash scripts/test-deps.sh
@@ -20,6 +22,7 @@ test:
 	ALLOW_PLACEHOLDERS=1 bash deploy/validate.sh
 	promtool check rules deploy/alerts/paysys-alerts.yml
 	cargo test -p paysys-platform --test broker_restart -- --ignored
+	CHAOS_SHORT=1 bash scripts/chaos.sh
 
 # The fault suite: the real services under a mixed load while each is SIGKILLed, PostgreSQL and
 # RabbitMQ are stopped, the merchant's endpoint fails and the sandbox misbehaves; a table of
