@@ -25,6 +25,12 @@ pub struct SandboxSettings {
     /// Delay before the first resend, doubled for each further one.
     #[serde(default = "default_backoff")]
     pub callback_backoff_ms: u64,
+    /// How many callbacks the sandbox sends at once (default 1: one after the other). Above 1,
+    /// `/_sandbox/complete` calls for different orders overlap and a clock advance sends the
+    /// charges of different subscriptions in parallel (each subscription's still in order), as a
+    /// real provider does; `make bench` uses it so that the simulator is not the bottleneck.
+    #[serde(default = "default_concurrency")]
+    pub callback_concurrency: usize,
     /// How long the `timeout` fault makes a provider API call hang.
     #[serde(default = "default_hang")]
     pub fault_timeout_secs: u64,
@@ -41,6 +47,9 @@ fn default_attempts() -> u32 {
 fn default_backoff() -> u64 {
     100
 }
+fn default_concurrency() -> usize {
+    1
+}
 fn default_hang() -> u64 {
     30
 }
@@ -51,6 +60,9 @@ impl SandboxSettings {
         check_url("sandbox.public_url", &self.public_url)?;
         if self.callback_attempts == 0 {
             return Err("sandbox.callback_attempts must be at least 1".into());
+        }
+        if !(1..=1024).contains(&self.callback_concurrency) {
+            return Err("sandbox.callback_concurrency must be between 1 and 1024".into());
         }
         Ok(())
     }

@@ -100,7 +100,11 @@ pub async fn complete(State(app): State<App>, raw: axum::body::Bytes) -> Respons
             ),
         );
     };
-    let _in_order = app.callback_order.lock().await;
+    // One order's page: with `callback_concurrency` above 1, other orders' completions overlap.
+    let _in_order = app
+        .callback_order
+        .lock_one_order(app.settings.callback_concurrency > 1)
+        .await;
     match sim.complete(&app, &request).await {
         Ok(done) => {
             let mut answer = Map::new();
@@ -157,12 +161,37 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     // Stable: same-time charges keep each simulator's order, then registration order.
     due.sort_by_key(|(at, _, _)| *at);
     let count = due.len();
+    // One lane per subscription (its charges in order); `callback_concurrency` lanes at once.
+    let mut lanes: Vec<Vec<_>> = Vec::new();
+    let mut lane_of = std::collections::HashMap::new();
     for (at, sim, mut callback) in due {
         // A recurring charge happened at its due time, not at the clock's new time.
         if let Some(c) = &mut callback.charge {
             c.charged_at.get_or_insert(at);
         }
-        sim.deliver(&app, &callback).await;
+        let key = (sim.name(), callback.reference.clone());
+        let lane = *lane_of.entry(key).or_insert_with(|| {
+            lanes.push(Vec::new());
+            lanes.len() - 1
+        });
+        lanes[lane].push((sim.clone(), callback));
+    }
+    let width = app.settings.callback_concurrency.max(1);
+    let mut lanes = lanes.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < width {
+            let Some(lane) = lanes.next() else { break };
+            let app = app.clone();
+            running.spawn(async move {
+                for (sim, callback) in lane {
+                    sim.deliver(&app, &callback).await;
+                }
+            });
+        }
+        if running.join_next().await.is_none() {
+            break;
+        }
     }
     Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count})).into_response()
 }

@@ -31,7 +31,36 @@ use config::SandboxSettings;
 use simulator::Simulators;
 use state::State;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// `App::callback_order`: exclusive by default (one control call's callbacks at a time). With
+/// `sandbox.callback_concurrency` above 1, completions of different orders (`/_sandbox/complete`,
+/// one order each) share it and overlap, as a real provider's callbacks for different users do;
+/// a clock advance still takes it alone and keeps each subscription's charges in order.
+#[derive(Clone, Default)]
+pub struct CallbackOrder(Arc<RwLock<()>>);
+
+/// Held while callbacks are decided and delivered.
+pub enum OrderGuard<'a> {
+    Exclusive(RwLockWriteGuard<'a, ()>),
+    Shared(RwLockReadGuard<'a, ()>),
+}
+
+impl CallbackOrder {
+    /// Alone: no other control call decides or delivers callbacks meanwhile.
+    pub async fn lock(&self) -> OrderGuard<'_> {
+        OrderGuard::Exclusive(self.0.write().await)
+    }
+
+    /// Shared with other single-order completions when `concurrent`, else alone.
+    pub async fn lock_one_order(&self, concurrent: bool) -> OrderGuard<'_> {
+        if concurrent {
+            OrderGuard::Shared(self.0.read().await)
+        } else {
+            self.lock().await
+        }
+    }
+}
 
 /// Every simulated provider, each reading its `[sandbox.<name>]` section. Registering a new
 /// one is one line here (see `simulator` for the rest); ties in due time are sent in this order.
@@ -53,7 +82,7 @@ pub struct App {
     /// Held from deciding callbacks until they are delivered, so the adapter receives them in
     /// the order they happened (a registration before its first charge, charge n before n+1)
     /// even when control calls overlap.
-    pub callback_order: Arc<Mutex<()>>,
+    pub callback_order: CallbackOrder,
     /// The registered simulators, in registration order.
     pub simulators: Simulators,
 }

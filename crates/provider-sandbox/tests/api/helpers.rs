@@ -19,6 +19,10 @@ pub struct FakeAdapter {
     received: Arc<Mutex<Vec<Result<Notification, NotificationError>>>>,
     /// Statuses to answer next (then 200 "OK").
     script: Arc<Mutex<VecDeque<u16>>>,
+    /// How long each answer takes (ms), and how many requests were in flight at most.
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeAdapter {
@@ -39,6 +43,16 @@ impl FakeAdapter {
             .collect()
     }
 
+    /// Every answer takes `ms` from now on.
+    pub fn slow_down(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Answer these statuses to the next POSTs.
     pub fn answer_next(&self, statuses: &[u16]) {
         self.script.lock().unwrap().extend(statuses);
@@ -49,6 +63,14 @@ async fn notify(
     State(fake): State<FakeAdapter>,
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> (StatusCode, &'static str) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = fake.in_flight.fetch_add(1, SeqCst) + 1;
+    fake.max_in_flight.fetch_max(now, SeqCst);
+    let delay = fake.delay_ms.load(SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    fake.in_flight.fetch_sub(1, SeqCst);
     fake.received
         .lock()
         .unwrap()

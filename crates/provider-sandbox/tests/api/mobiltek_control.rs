@@ -124,6 +124,49 @@ async fn several_subscriptions_are_charged_in_due_order() {
     assert_eq!(&charged[..3], &[1, 2, 1]);
 }
 
+/// `callback_concurrency`: a clock advance sends different subscriptions' charges at once (the
+/// fake adapter sees several in flight, never more than the setting), each subscription's still
+/// in order, and none lost or sent twice; the default sends one at a time.
+#[tokio::test]
+async fn callback_concurrency_overlaps_subscriptions_and_keeps_each_in_order() {
+    for (width, expect_overlap) in [(6usize, true), (1, false)] {
+        let sb = spawn_sandbox(&[
+            ("sandbox.mobiltek.services.1.period_secs", json!(100)),
+            ("sandbox.mobiltek.services.1.amount_minor", json!(1)),
+            ("sandbox.callback_concurrency", json!(width)),
+        ])
+        .await;
+        let subscriptions: Vec<String> = (0..12).map(|i| format!("10000000000001{i:02}")).collect();
+        for tid in &subscriptions {
+            sb.complete(&link(&sb, tid, 5, true, "1"), "success").await;
+        }
+        let before = sb.adapter.notifications().len();
+        sb.adapter.slow_down(30);
+        assert_eq!(sb.advance(300).await["charges"], 36, "width {width}");
+        let charges = &sb.adapter.notifications()[before..];
+        assert_eq!(
+            charges.len(),
+            36,
+            "every charge delivered once (width {width})"
+        );
+        for tid in &subscriptions {
+            let stamps: Vec<i64> = charges
+                .iter()
+                .filter(|n| &n.transaction_id == tid)
+                .map(|n| n.timestamp)
+                .collect();
+            assert_eq!(stamps.len(), 3, "{tid}: three periods, three charges");
+            assert!(
+                stamps.windows(2).all(|w| w[1] - w[0] == 100),
+                "{tid}: charges in order, one period apart: {stamps:?}"
+            );
+        }
+        let max = sb.adapter.max_in_flight();
+        assert!(max <= width, "at most {width} at once, saw {max}");
+        assert_eq!(max > 1, expect_overlap, "width {width}: {max} at once");
+    }
+}
+
 #[tokio::test]
 async fn failed_registrations_and_failing_recurring_charges() {
     let sb = spawn_sandbox(&[]).await;
