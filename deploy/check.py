@@ -11,9 +11,23 @@ every service's PAYSYS__<SECTION>__LISTEN is on all interfaces and on its contai
 PAYSYS__<SECTION>__..._FILE path is a file mounted into the Deployment that reads the section.
 Hardening: every container has requests and limits, probes on a declared port, a restricted
 securityContext; every pod a termination grace period; Prometheus annotations on a real port.
-Topology: one namespace, an HPA on rpc-edge and on every provider adapter, never an HPA and
-a KEDA ScaledObject on one Deployment, provider-sandbox in dev only (and nothing outside dev
-pointing at it; a provider's own test environment, e.g. mobilPay's sandboxsecure, is fine).
+Topology: one namespace, one autoscaler per Deployment (never an HPA and a KEDA ScaledObject on
+one): a CPU HPA on rpc-edge and on every adapter that consumes no queue, a ScaledObject on every
+adapter that consumes its command queue (found in the source: crates/provider-*/src declaring
+`async_one_time: true`), provider-sandbox in dev only (and nothing outside dev pointing at it; a
+provider's own test environment, e.g. mobilPay's sandboxsecure, is fine).
+KEDA: a ScaledObject never scales to zero (minReplicaCount >= 1, no idleReplicaCount), min <=
+max (the CRD's CEL rule, which jsonschema cannot run), fallback within them; its rabbitmq
+trigger reads exactly the queue its target consumes (PAYSYS__AMQP__QUEUE_PREFIX +
+provider.<name>.commands) over AMQP in QueueLength mode, with only the metadata keys KEDA reads
+(a misspelt one would be ignored by KEDA) and never an address or password (those come from the
+TriggerAuthentication it names, which must exist, from a Secret key that must exist, naming the
+target's broker and vhost under a name KEDA's namespace resolves, as a user that is no
+service's); a cpu trigger beside it; every TriggerAuthentication is used.
+Migrations: outside dev no Deployment migrates at start (PAYSYS__DATABASE__MIGRATE=false); the
+Job paysys-migrate has one container per service of db-roles.sh running its Deployment's binary
+with --migrate-only, in its image, with exactly the ConfigMaps and Secrets its Deployment takes
+(so its own role, and no other service's Secret) and the files its configuration names mounted.
 Ports: every provider adapter has an internal port `http` (PAYSYS__<NAME>__LISTEN) and a public
 port `callback` (PAYSYS__<NAME>__CALLBACK_LISTEN), both in its Service; rpc-edge dials the
 internal one, every other URL naming an adapter (public URLs, the sandbox's notify URLs) the
@@ -126,6 +140,56 @@ def secret_problem(key, value):
         if len(raw) != 32:
             return "is not 32 bytes (base64 of `openssl rand 32`)"
     return None
+
+
+def file_problem(pod, containers, path, secrets, configmaps):
+    """Why `path` is not a file of a volume mounted into one of `containers`, or None."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    # The innermost mount holding the path.
+    mounts = [vm for c in containers for vm in c.get("volumeMounts", [])
+              if path.startswith(vm["mountPath"].rstrip("/") + "/")]
+    if not mounts:
+        return "is on no volume mounted into it"
+    vm = max(mounts, key=lambda m: len(m["mountPath"]))
+    rel = path[len(vm["mountPath"].rstrip("/")) + 1:]
+    v = volumes.get(vm["name"], {})
+    src = v.get("secret") or v.get("configMap")
+    if vm.get("subPath") or src is None:
+        return None  # not a projected Secret/ConfigMap: nothing more to check
+    if src.get("items"):
+        files = {i["path"] for i in src["items"]}
+    else:
+        obj = secrets.get(src.get("secretName")) if "secret" in v else configmaps.get(src.get("name"))
+        files = set((obj or {}).get("data") or {}) | set((obj or {}).get("stringData") or {})
+    if rel not in files:
+        return ": volume %s provides no file %s" % (vm["name"], rel)
+    return None
+
+
+def container_env(c, configmaps, secrets):
+    """A container's environment: name -> (where it comes from, value or None)."""
+    env = {}
+    for ref in c.get("envFrom", []):
+        prefix = ref.get("prefix", "")
+        if "secretRef" in ref:
+            sec = secrets.get(ref["secretRef"]["name"]) or {}
+            for k, v in secret_values(sec).items():
+                env[prefix + k] = ("Secret", v)
+        if "configMapRef" in ref:
+            for k, v in (configmaps.get(ref["configMapRef"]["name"], {}).get("data") or {}).items():
+                env[prefix + k] = ("ConfigMap", str(v))
+    for e in c.get("env", []):
+        vf = e.get("valueFrom") or {}
+        if "secretKeyRef" in vf:
+            sec = secrets.get(vf["secretKeyRef"]["name"]) or {}
+            env[e["name"]] = ("Secret", secret_values(sec).get(vf["secretKeyRef"]["key"]))
+        elif "configMapKeyRef" in vf:
+            cm = configmaps.get(vf["configMapKeyRef"]["name"]) or {}
+            value = (cm.get("data") or {}).get(vf["configMapKeyRef"]["key"])
+            env[e["name"]] = ("ConfigMap", None if value is None else str(value))
+        else:
+            env[e["name"]] = ("a literal env value", e.get("value"))
+    return env
 
 
 def check_resources(where, c):
@@ -515,6 +579,305 @@ def check_jobs(overlay, by_kind, deployments, secrets, configmaps):
             err("db-roles.sh: service %s is not a rendered Deployment" % service)
 
 
+# ---- Migrations: the Job paysys-migrate, services that do not migrate at start ------------
+
+MIGRATE_JOB = "paysys-migrate"
+MIGRATE_ONLY = "--migrate-only"
+REPO = os.path.join(HERE, "..")
+
+
+def effective(env, key, default):
+    """A setting's value in a container's environment, else its default."""
+    value = env.get(key, (None, None))[1]
+    return default if value is None else value
+
+
+def check_migrations(overlay, by_kind, deployments, secrets, configmaps):
+    """Outside dev no service migrates at start (PAYSYS__DATABASE__MIGRATE=false); the Job
+    paysys-migrate runs every service of db-roles.sh with --migrate-only, as that service: its
+    binary and image, the ConfigMaps and the Secrets its Deployment takes and no other
+    service's, the files its configuration names."""
+    for name, dep in deployments.items():
+        for c in dep["spec"]["template"]["spec"]["containers"]:
+            if MIGRATE_ONLY in (c.get("command") or []) + (c.get("args") or []):
+                err("Deployment %s container %s: runs %s (it would exit at once); that is the "
+                    "Job %s's" % (name, c["name"], MIGRATE_ONLY, MIGRATE_JOB))
+            if name == "provider-sandbox":
+                continue
+            migrate = effective(container_env(c, configmaps, secrets), "PAYSYS__DATABASE__MIGRATE", "true")
+            if overlay != "dev" and migrate.lower() != "false":
+                err("Deployment %s: PAYSYS__DATABASE__MIGRATE is %r; outside dev no service changes "
+                    "its schema at start (the Job %s migrates)" % (name, migrate, MIGRATE_JOB))
+
+    job = by_kind.get("Job", {}).get(MIGRATE_JOB)
+    if job is None:
+        err("Job %s (every service's migrations, --migrate-only) is not rendered" % MIGRATE_JOB)
+        return
+    pod = job["spec"]["template"]["spec"]
+    where = "Job %s" % MIGRATE_JOB
+    if pod.get("initContainers"):
+        err("%s: has initContainers; one container per service" % where)
+    services = db_roles_services() or {}
+    containers = {c["name"]: c for c in pod.get("containers", [])}
+    for cname in sorted(set(containers) - set(services)):
+        err("%s: container %s is no service of db-roles.sh (no database role, no migrations)" % (where, cname))
+    for service, schema in sorted(services.items()):
+        c = containers.get(service)
+        if c is None:
+            err("%s: no container %s: schema %s is never migrated" % (where, service, schema))
+            continue
+        cw = "%s container %s" % (where, service)
+        if os.path.isdir(os.path.join(REPO, "migrations")) and not (
+                os.path.isdir(os.path.join(REPO, "migrations", schema)) or is_adapter(service)):
+            err("%s: migrations/%s does not exist" % (cw, schema))
+        dep = deployments.get(service)
+        if dep is None:
+            continue  # check_jobs reports db-roles.sh services that are not Deployments
+        dc = dep["spec"]["template"]["spec"]["containers"][0]
+        argv = (c.get("command") or []) + (c.get("args") or [])
+        if not argv or argv[0] != (dc.get("command") or [None])[0]:
+            err("%s: runs %s, not the service's binary %s" % (cw, argv[:1], (dc.get("command") or [None])[0]))
+        if MIGRATE_ONLY not in argv:
+            err("%s: no %s (it would start the service and never complete)" % (cw, MIGRATE_ONLY))
+        if c.get("image") != dc.get("image"):
+            err("%s: image %s is not the Deployment's %s (it must migrate for the release it "
+                "precedes)" % (cw, c.get("image"), dc.get("image")))
+        # As that service, and only that one: the same ConfigMaps and Secrets as its Deployment.
+        def sources(container):
+            refs = set()
+            for ref in container.get("envFrom", []):
+                for kind in ("configMapRef", "secretRef"):
+                    if kind in ref:
+                        refs.add((kind, ref[kind]["name"]))
+            for e in container.get("env", []):
+                for kind in ("configMapKeyRef", "secretKeyRef"):
+                    ref = (e.get("valueFrom") or {}).get(kind)
+                    if ref:
+                        refs.add((kind, ref["name"]))
+            return refs
+        want, have = sources(dc), sources(c)
+        for kind, sname in sorted(want - have):
+            err("%s: does not take %s %s, which the Deployment %s takes" % (cw, kind[:-3], sname, service))
+        for kind, sname in sorted(have - want):
+            owner = next((d for d in deployments if own_secret(d) == sname), None)
+            err("%s: takes %s %s%s, which the Deployment %s does not" % (
+                cw, kind[:-3], sname, " (%s's)" % owner if owner and owner != service else "", service))
+        env = container_env(c, configmaps, secrets)
+        section = section_of(service).upper().replace("-", "_")
+        for key, (_, value) in sorted(env.items()):
+            if value and value.startswith("/") and re.match(r"^PAYSYS__%s__.*_FILE$" % re.escape(section), key):
+                problem = file_problem(pod, [c], value, secrets, configmaps)
+                if problem:
+                    err("%s: %s=%s %s (the service checks its files before it migrates)" % (cw, key, value, problem))
+
+
+# ---- KEDA: queue-depth autoscaling --------------------------------------------------------
+
+# The trigger metadata KEDA reads, from KEDA v2.20.2 (pkg/scalers/rabbitmq_scaler.go and
+# cpu_memory_scaler.go, the `keda:"name=..., order=triggerMetadata"` tags). KEDA ignores keys it
+# does not know (unless KEDA_CHECK_UNEXPECTED_SCALERS_PARAMS is on), so a misspelt optional key
+# would silently do nothing: only these are allowed, the address and credentials of the broker
+# never (they come from a TriggerAuthentication).
+TRIGGER_METADATA = {
+    "rabbitmq": ({"queueName", "mode", "value"}, {"activationValue", "protocol", "vhostName"}),
+    "cpu": ({"value"}, {"containerName"}),
+}
+CREDENTIAL_KEYS = {"host", "hostFromEnv", "username", "usernameFromEnv", "password", "passwordFromEnv"}
+URL_WITH_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
+# The adapters whose provider has asynchronous one-time payments, as found in the source
+# (crates/provider-*/src, `async_one_time: true`), when deploy/ is checked outside the repository.
+ASYNC_ADAPTERS = {"provider-teleaudio"}
+COMMAND_QUEUE = "provider.{name}.commands"
+DEFAULT_TOML = os.path.join(REPO, "config", "default.toml")
+
+
+def async_adapters():
+    """The adapters that consume their command queue: those whose provider declares
+    asynchronous one-time payments (paysys-adapter consumes provider.<name>.commands then)."""
+    crates = os.path.join(REPO, "crates")
+    startup = os.path.join(crates, "paysys-adapter", "src", "startup.rs")
+    if not os.path.isfile(startup):
+        return ASYNC_ADAPTERS
+    with open(startup) as f:
+        text = f.read()
+    if 'format!("provider.{name}.commands")' not in text or "async_one_time" not in text:
+        err("crates/paysys-adapter/src/startup.rs no longer consumes provider.{name}.commands when "
+            "async_one_time: update COMMAND_QUEUE and async_adapters() in deploy/check.py")
+    found = set()
+    for d in sorted(os.listdir(crates)):
+        src = os.path.join(crates, d, "src")
+        if not (d.startswith("provider-") and os.path.isdir(src)):
+            continue
+        for root, _, files in os.walk(src):
+            for fn in files:
+                if fn.endswith(".rs"):
+                    with open(os.path.join(root, fn)) as f:
+                        if re.search(r"\basync_one_time:\s*true\b", f.read()):
+                            found.add(d)
+    if found != ASYNC_ADAPTERS:
+        err("the adapters consuming a command queue are %s in the source, %s in deploy/check.py's "
+            "ASYNC_ADAPTERS: update it" % (sorted(found), sorted(ASYNC_ADAPTERS)))
+    return found
+
+
+def default_queue_prefix():
+    try:
+        import tomllib
+        with open(DEFAULT_TOML, "rb") as f:
+            return str(tomllib.load(f).get("amqp", {}).get("queue_prefix", ""))
+    except (ImportError, OSError, ValueError):
+        return ""
+
+
+def command_queue_consumers(deployments, configmaps, secrets):
+    """Deployment -> the command queue it consumes (amqp.queue_prefix + provider.<name>.commands)."""
+    out = {}
+    for name in sorted(async_adapters()):
+        dep = deployments.get(name)
+        if dep is None:
+            continue
+        env = container_env(dep["spec"]["template"]["spec"]["containers"][0], configmaps, secrets)
+        prefix = effective(env, "PAYSYS__AMQP__QUEUE_PREFIX", default_queue_prefix())
+        out[name] = prefix + COMMAND_QUEUE.format(name=section_of(name))
+    return out
+
+
+def amqp_address(url):
+    """(scheme, user, host, port, vhost) of an amqp:// URL."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    user, _, hostport, path = url_parts(url)
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    port = port or ("5671" if scheme == "amqps" else "5672")
+    return scheme, user, host, port, path or "%2f"
+
+
+def check_keda(overlay, by_kind, deployments, secrets, configmaps, namespaces, consumers):
+    scaled_objects = by_kind.get("ScaledObject", {})
+    auths = by_kind.get("TriggerAuthentication", {})
+    namespace = namespaces[0] if len(namespaces) == 1 else None
+    service_users = {"paysys-%s" % (d[len("provider-"):] if is_adapter(d) else d) for d in deployments}
+    queues = {q: d for d, q in consumers.items()}
+    used_auths = set()
+    for name, so in sorted(scaled_objects.items()):
+        spec = so["spec"]
+        where = "ScaledObject %s" % name
+        target = spec["scaleTargetRef"]["name"]
+        lo, hi = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+        if lo < 1:
+            err("%s: minReplicaCount is %s; never scale an adapter to zero, its callbacks must be "
+                "served (KEDA's default is 0: set it)" % (where, lo))
+        if lo > hi:
+            err("%s: minReplicaCount %s > maxReplicaCount %s" % (where, lo, hi))
+        if "idleReplicaCount" in spec:
+            err("%s: idleReplicaCount scales to zero when idle; the callbacks must be served" % where)
+        fallback = spec.get("fallback")
+        if fallback and not lo <= fallback.get("replicas", 0) <= hi:
+            err("%s: fallback.replicas %s is outside %s..%s" % (where, fallback.get("replicas"), lo, hi))
+        types = [t.get("type") for t in spec.get("triggers", [])]
+        if target in consumers and "rabbitmq" not in types:
+            err("%s: no rabbitmq trigger on %s's command queue %s" % (where, target, consumers[target]))
+        if target in deployments and "cpu" not in types:
+            err("%s: no cpu trigger (%s also serves gRPC and its provider's callbacks)" % (where, target))
+        for n, t in enumerate(spec.get("triggers", [])):
+            tw = "%s trigger %s" % (where, t.get("name") or n)
+            meta = t.get("metadata") or {}
+            for k, v in sorted(meta.items()):
+                if URL_WITH_PASSWORD.match(str(v)) or k in CREDENTIAL_KEYS:
+                    err("%s: metadata.%s holds a broker address or credentials; they come from a "
+                        "TriggerAuthentication (a Secret), never the manifest" % (tw, k))
+            kind = t.get("type")
+            if kind not in TRIGGER_METADATA:
+                err("%s: trigger type %r is not one deploy/check.py knows (%s)" % (tw, kind, ", ".join(sorted(TRIGGER_METADATA))))
+                continue
+            required, optional = TRIGGER_METADATA[kind]
+            for k in sorted(required - set(meta)):
+                err("%s: no metadata.%s" % (tw, k))
+            for k in sorted(set(meta) - required - optional - CREDENTIAL_KEYS):
+                err("%s: metadata.%s is not a %s setting KEDA reads (%s); KEDA would ignore it" % (
+                    tw, k, kind, ", ".join(sorted(required | optional))))
+            if kind == "cpu":
+                if t.get("metricType") not in ("Utilization", "AverageValue"):
+                    err("%s: metricType must be Utilization or AverageValue" % tw)
+                if not str(meta.get("value", "")).isdigit():
+                    err("%s: metadata.value %r is not a whole number" % (tw, meta.get("value")))
+                continue
+            # rabbitmq
+            if meta.get("protocol") != "amqp":
+                err("%s: metadata.protocol must be amqp (the TriggerAuthentication's host is an "
+                    "AMQP URL; the management API is not used)" % tw)
+            if meta.get("mode") != "QueueLength":
+                err("%s: metadata.mode must be QueueLength (the only mode over AMQP)" % tw)
+            try:
+                if float(meta.get("value", "")) <= 0:
+                    raise ValueError
+            except ValueError:
+                err("%s: metadata.value %r is not a positive number" % (tw, meta.get("value")))
+            queue = meta.get("queueName")
+            if queue is not None and queue not in queues:
+                err("%s: no adapter consumes queue %r (the command queues consumed: %s)" % (
+                    tw, queue, ", ".join("%s by %s" % (q, d) for q, d in sorted(queues.items())) or "none"))
+            elif queue is not None and queues[queue] != target:
+                err("%s: queue %s is %s's, not %s's, the Deployment it scales" % (tw, queue, queues[queue], target))
+            ref = t.get("authenticationRef")
+            if not ref:
+                err("%s: no authenticationRef (the broker URL comes from a TriggerAuthentication)" % tw)
+                continue
+            if ref.get("kind", "TriggerAuthentication") != "TriggerAuthentication" or ref["name"] not in auths:
+                err("%s: authenticationRef %s %s is not a rendered TriggerAuthentication" % (
+                    tw, ref.get("kind", "TriggerAuthentication"), ref["name"]))
+                continue
+            used_auths.add(ref["name"])
+            hosts = [r for r in auths[ref["name"]]["spec"].get("secretTargetRef") or [] if r.get("parameter") == "host"]
+            if not hosts:
+                err("%s: TriggerAuthentication %s gives no `host` (secretTargetRef parameter host)" % (tw, ref["name"]))
+                continue
+            sec = secrets.get(hosts[0]["name"])
+            url = secret_values(sec).get(hosts[0]["key"]) if sec else None
+            if url is None:
+                continue  # reported below
+            if "REPLACE" in url:
+                continue  # a placeholder: validate.sh lists it
+            scheme, user, host, port, vhost = amqp_address(url)
+            if scheme not in ("amqp", "amqps"):
+                err("Secret %s: %s is not an amqp:// URL" % (hosts[0]["name"], hosts[0]["key"]))
+                continue
+            if user in service_users or (user == DEV_AMQP_USER and overlay != "dev"):
+                err("Secret %s: KEDA reads queues as %r, %s; give it a broker user of its own without "
+                    "permissions (deploy/README.md, \"Autoscaling\")" % (
+                        hosts[0]["name"], user, "the broker's default account" if user == DEV_AMQP_USER
+                        else "a service's broker user"))
+            adapter_url = None
+            if target in deployments:
+                env = container_env(deployments[target]["spec"]["template"]["spec"]["containers"][0], configmaps, secrets)
+                adapter_url = effective(env, "PAYSYS__AMQP__URL", None)
+            if adapter_url and "REPLACE" not in adapter_url:
+                _, _, a_host, a_port, a_vhost = amqp_address(adapter_url)
+                same = {a_host}
+                if "." not in a_host and namespace:
+                    # KEDA's operator resolves names in its own namespace.
+                    same = {"%s.%s.svc" % (a_host, namespace), "%s.%s.svc.cluster.local" % (a_host, namespace)}
+                    if host == a_host:
+                        err("Secret %s: host %s is a bare Service name, which resolves in KEDA's namespace, "
+                            "not %s: use %s.%s.svc" % (hosts[0]["name"], host, namespace, host, namespace))
+                if host != a_host and host not in same:
+                    err("Secret %s: KEDA reads the queue on %s:%s, %s consumes it on %s:%s" % (
+                        hosts[0]["name"], host, port, target, a_host, a_port))
+                elif port != a_port:
+                    err("Secret %s: port %s, %s's broker is on %s" % (hosts[0]["name"], port, target, a_port))
+                want_vhost = meta.get("vhostName") or vhost
+                if want_vhost.replace("%2f", "/").replace("%2F", "/") != a_vhost.replace("%2f", "/").replace("%2F", "/"):
+                    err("%s: KEDA reads vhost %s, %s consumes in %s" % (tw, want_vhost, target, a_vhost))
+    for name, auth in sorted(auths.items()):
+        for r in auth["spec"].get("secretTargetRef") or []:
+            sec = secrets.get(r["name"])
+            if sec is None:
+                err("TriggerAuthentication %s: Secret %s is not rendered" % (name, r["name"]))
+            elif r["key"] not in secret_values(sec):
+                err("TriggerAuthentication %s: Secret key %s/%s is not rendered" % (name, r["name"], r["key"]))
+        if name not in used_auths:
+            err("TriggerAuthentication %s: no ScaledObject uses it" % name)
+
+
 def placeholders(docs):
     """Every value still holding REPLACE: 'Kind/name path' (Secret data decoded)."""
     out = []
@@ -647,26 +1010,36 @@ def main(overlay, path):
                    for d in deployments.values()):
             err("PodDisruptionBudget %s: selects no Deployment" % name)
 
-    # Autoscaling: CPU HPAs on rpc-edge and every provider adapter; one autoscaler per target.
+    # Autoscaling: one autoscaler per Deployment, an HPA or a KEDA ScaledObject (which makes
+    # its own HPA); rpc-edge and the adapters that consume no queue on a CPU HPA, each adapter
+    # that consumes a command queue on a ScaledObject watching that queue (check_keda).
     scaled = {}
     for kind in ("HorizontalPodAutoscaler", "ScaledObject"):
         for name, obj in by_kind.get(kind, {}).items():
             ref = obj["spec"]["scaleTargetRef"]
             target = ref["name"]
-            if ref.get("kind", "Deployment") != "Deployment" or target not in deployments:
+            if ref.get("kind", "Deployment") != "Deployment" or ref.get("apiVersion", "apps/v1") != "apps/v1" \
+                    or target not in deployments:
                 err("%s %s: scaleTargetRef %s is not a rendered Deployment" % (kind, name, target))
             scaled.setdefault(target, []).append("%s/%s" % (kind, name))
-            if kind == "HorizontalPodAutoscaler":
-                if obj["spec"].get("minReplicas", 1) > obj["spec"]["maxReplicas"]:
-                    err("HorizontalPodAutoscaler %s: minReplicas > maxReplicas" % name)
-                if target in deployments and "replicas" in deployments[target]["spec"]:
-                    err("Deployment %s: sets replicas although %s owns the count" % (target, name))
+            if kind == "HorizontalPodAutoscaler" and obj["spec"].get("minReplicas", 1) > obj["spec"]["maxReplicas"]:
+                err("HorizontalPodAutoscaler %s: minReplicas > maxReplicas" % name)
+            if target in deployments and "replicas" in deployments[target]["spec"]:
+                err("Deployment %s: sets replicas although %s owns the count" % (target, name))
     for target, owners in scaled.items():
         if len(owners) > 1:
-            err("Deployment %s: scaled by more than one autoscaler: %s" % (target, ", ".join(owners)))
+            err("Deployment %s: scaled by more than one autoscaler: %s (never an HPA and a KEDA "
+                "ScaledObject on one Deployment)" % (target, ", ".join(owners)))
+    consumers = command_queue_consumers(deployments, configmaps, secrets)
     for name in deployments:
-        if (name == "rpc-edge" or name.startswith("provider-")) and name != "provider-sandbox" \
-                and not any(o.startswith("HorizontalPodAutoscaler/") for o in scaled.get(name, [])):
+        if not (name == "rpc-edge" or is_adapter(name)):
+            continue
+        owners = scaled.get(name, [])
+        if name in consumers:
+            if not any(o.startswith("ScaledObject/") for o in owners):
+                err("Deployment %s: consumes the command queue %s but no KEDA ScaledObject scales it "
+                    "on that queue" % (name, consumers[name]))
+        elif not any(o.startswith("HorizontalPodAutoscaler/") for o in owners):
             err("Deployment %s: no HorizontalPodAutoscaler" % name)
 
     # Every provider adapter is reachable from rpc-edge: PAYSYS__EDGE__PROVIDERS__<NAME> names it.
@@ -726,26 +1099,9 @@ def main(overlay, path):
             err("ConfigMap: %s names a file for section %s, which no rendered Deployment reads" % (key, m.group(1)))
             continue
         pod = deployments[dep_name]["spec"]["template"]["spec"]
-        volumes = {v["name"]: v for v in pod.get("volumes", [])}
-        # The innermost mount holding the path, in any container of the pod.
-        mounts = [vm for c in pod["containers"] for vm in c.get("volumeMounts", [])
-                  if value.startswith(vm["mountPath"].rstrip("/") + "/")]
-        if not mounts:
-            err("Deployment %s: %s=%s is on no volume mounted into it" % (dep_name, key, value))
-            continue
-        vm = max(mounts, key=lambda m: len(m["mountPath"]))
-        rel = value[len(vm["mountPath"].rstrip("/")) + 1:]
-        v = volumes.get(vm["name"], {})
-        src = v.get("secret") or v.get("configMap")
-        if vm.get("subPath") or src is None:
-            continue  # not a projected Secret/ConfigMap: nothing more to check
-        if src.get("items"):
-            files = {i["path"] for i in src["items"]}
-        else:
-            obj = secrets.get(src.get("secretName")) if "secret" in v else configmaps.get(src.get("name"))
-            files = set((obj or {}).get("data") or {}) | set((obj or {}).get("stringData") or {})
-        if rel not in files:
-            err("Deployment %s: %s=%s: volume %s provides no file %s" % (dep_name, key, value, vm["name"], rel))
+        problem = file_problem(pod, pod["containers"], value, secrets, configmaps)
+        if problem:
+            err("Deployment %s: %s=%s %s" % (dep_name, key, value, problem))
 
     # Service URLs in configuration must resolve to a rendered Service and port.
     for cm in configmaps.values():
@@ -826,25 +1182,7 @@ def main(overlay, path):
         if name in ("rpc-edge", "notifier"):
             needs.append("PAYSYS__SECRETS__DATA_KEY")
         for c in dep["spec"]["template"]["spec"]["containers"]:
-            env = {}  # name -> (kind, value or None)
-            for ref in c.get("envFrom", []):
-                prefix = ref.get("prefix", "")
-                if "secretRef" in ref:
-                    sec = secrets.get(ref["secretRef"]["name"]) or {}
-                    for k, v in secret_values(sec).items():
-                        env[prefix + k] = ("Secret", v)
-                if "configMapRef" in ref:
-                    for k, v in (configmaps.get(ref["configMapRef"]["name"], {}).get("data") or {}).items():
-                        env[prefix + k] = ("ConfigMap", str(v))
-            for e in c.get("env", []):
-                vf = e.get("valueFrom") or {}
-                if "secretKeyRef" in vf:
-                    sec = secrets.get(vf["secretKeyRef"]["name"]) or {}
-                    env[e["name"]] = ("Secret", secret_values(sec).get(vf["secretKeyRef"]["key"]))
-                elif "configMapKeyRef" in vf:
-                    env[e["name"]] = ("ConfigMap", None)
-                else:
-                    env[e["name"]] = ("a literal env value", e.get("value"))
+            env = container_env(c, configmaps, secrets)
             where = "Deployment %s container %s" % (name, c["name"])
             for k in needs:
                 if k not in env:
@@ -873,16 +1211,18 @@ def main(overlay, path):
 
     check_least_privilege(overlay, deployments, secrets)
     check_jobs(overlay, by_kind, deployments, secrets, configmaps)
+    check_migrations(overlay, by_kind, deployments, secrets, configmaps)
+    check_keda(overlay, by_kind, deployments, secrets, configmaps, namespaces, consumers)
     check_network_policies(by_kind, deployments, namespaces)
 
     for e in errors:
         print("ERROR %s: %s" % (overlay, e))
     if not errors:
-        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs, %d NetworkPolicies, "
-              "%d Secrets, %d Jobs)" % (
+        print("OK    %s: policy checks passed (%d Deployments, %d Services, %d PDBs, %d HPAs, %d ScaledObjects, "
+              "%d NetworkPolicies, %d Secrets, %d Jobs)" % (
             overlay, len(deployments), len(services), len(by_kind.get("PodDisruptionBudget", {})),
-            len(by_kind.get("HorizontalPodAutoscaler", {})), len(by_kind.get("NetworkPolicy", {})),
-            len(secrets), len(by_kind.get("Job", {}))))
+            len(by_kind.get("HorizontalPodAutoscaler", {})), len(by_kind.get("ScaledObject", {})),
+            len(by_kind.get("NetworkPolicy", {})), len(secrets), len(by_kind.get("Job", {}))))
     return 1 if errors else 0
 
 

@@ -2,17 +2,24 @@
 # Renders every overlay under deploy/overlays and validates it strictly, offline:
 #   1. render with kustomize (`kustomize build`, else `kubectl kustomize` when its kustomize is
 #      v4 or later, else the fallback deploy/render.py);
-#   2. kubernetes-validate --strict against the bundled API schemas of each version in
-#      K8S_VERSIONS (unknown fields, wrong types, missing required fields, unknown kinds fail);
+#   2. custom resources (KEDA's ScaledObject, TriggerAuthentication) against the CRD schemas
+#      vendored under deploy/schemas/ with jsonschema (deploy/crd_validate.py), strictly;
+#      everything else with kubernetes-validate --strict against the bundled API schemas of
+#      each version in K8S_VERSIONS (unknown fields, wrong types, missing required fields and
+#      kinds without a schema fail, in both);
 #   3. deploy/check.py: cross references and PaySystem's rules (probes, resources,
-#      securityContext, PDBs, HPAs, no sandbox outside dev, service URLs resolve);
+#      securityContext, PDBs, autoscalers and the queues they watch, the migration Job, no
+#      sandbox outside dev, service URLs resolve);
 #   4. with a real kustomize, deploy/render.py must render the same resources, so the
 #      fallback stays faithful (and the kustomizations stay within its subset);
 #   5. placeholders: every rendered value still holding REPLACE is listed. The dev overlay must
 #      hold none (it runs as is). An overlay whose name starts with `prod` fails with the list,
 #      unless ALLOW_PLACEHOLDERS=1, which prints it as a warning: the committed prod overlay is
 #      a template, so CI validates it with ALLOW_PLACEHOLDERS=1, and a real deployment's copy
-#      (with its values filled in) without. Other overlays just list them.
+#      (with its values filled in) without. Other overlays just list them;
+#   6. deploy/breakages.py: deliberate breakages of the rendered overlay (a misspelt field in a
+#      ScaledObject, a queue no adapter consumes, a password in a trigger, ...) must each fail
+#      steps 2 and 3, so the checks above cannot silently stop checking.
 # Before rendering an overlay it runs the overlay's own *.sh scripts, which make its git-ignored
 # inputs (dev: the sandbox's Netopia keys). Exits non-zero on the first overlay that fails any step.
 #
@@ -33,15 +40,16 @@ die() { printf 'validate.sh: %s\n' "$*" >&2; exit 1; }
 
 command -v "$PYTHON" >/dev/null || die "python3 is required"
 
-# --- tools: PyYAML and kubernetes-validate (bundled schemas, no network when validating) ------
-if ! "$PYTHON" -c 'import yaml, kubernetes_validate' 2>/dev/null; then
-    say "installing kubernetes-validate and PyYAML with pip"
-    pkgs=(kubernetes-validate PyYAML)
+# --- tools: PyYAML, jsonschema and kubernetes-validate (bundled schemas, no network when
+# validating) -------------------------------------------------------------------------------
+if ! "$PYTHON" -c 'import yaml, jsonschema, kubernetes_validate' 2>/dev/null; then
+    say "installing kubernetes-validate, jsonschema and PyYAML with pip"
+    pkgs=(kubernetes-validate jsonschema PyYAML)
     "$PYTHON" -m pip install --quiet "${pkgs[@]}" 2>/dev/null \
         || "$PYTHON" -m pip install --quiet --user "${pkgs[@]}" 2>/dev/null \
         || "$PYTHON" -m pip install --quiet --break-system-packages "${pkgs[@]}" \
         || die "cannot install ${pkgs[*]}"
-    "$PYTHON" -c 'import yaml, kubernetes_validate' || die "kubernetes-validate is not importable after install"
+    "$PYTHON" -c 'import yaml, jsonschema, kubernetes_validate' || die "kubernetes-validate or jsonschema is not importable after install"
 fi
 validator=("$PYTHON" -m kubernetes_validate)
 kv_version=$("${validator[@]}" --version)
@@ -104,14 +112,18 @@ for o in "${overlays[@]}"; do
     render "$dir" >"$out" || die "$o: rendering failed"
     [ -s "$out" ] || die "$o: rendered nothing"
 
+    # Custom resources against the vendored CRD schemas (strict); the rest goes on to
+    # kubernetes-validate.
+    "$PYTHON" "$here/crd_validate.py" "$out" "$tmp/$o.core.yaml" || die "$o: custom resource validation failed"
+
     # Strict schema validation; a WARN (unknown kind, no schema) fails too.
     kargs=()
     for v in "${versions[@]}"; do kargs+=(-k "$v"); done
     set +e
-    "${validator[@]}" --strict "${kargs[@]}" "$out" >"$tmp/$o.kv" 2>&1
+    "${validator[@]}" --strict "${kargs[@]}" "$tmp/$o.core.yaml" >"$tmp/$o.kv" 2>&1
     rc=$?
     set -e
-    sed -e "s#$out#$o#" "$tmp/$o.kv" | grep -v '^INFO' || true
+    sed -e "s#$tmp/$o.core.yaml#$o#" "$tmp/$o.kv" | grep -v '^INFO' || true
     if [ "$rc" -ne 0 ] || grep -qE '^(ERROR|WARN|FATAL)' "$tmp/$o.kv" || ! grep -q '^INFO' "$tmp/$o.kv"; then
         die "$o: schema validation failed (kubernetes-validate rc=$rc)"
     fi
@@ -167,6 +179,9 @@ EOF
                 sed 's/^/           /' "$tmp/$o.placeholders" ;;
         esac
     fi
+
+    # The checks must still catch what they are for: each deliberate breakage fails.
+    "$PYTHON" "$here/breakages.py" "$o" "$out" || die "$o: a deliberate breakage passed the checks (deploy/breakages.py)"
 done
 
 say ""

@@ -23,7 +23,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Application> {
         let pool = db::connect(&settings.database, "ledger").await?;
-        db::migrate(&pool, &MIGRATOR).await?;
+        db::prepare(&settings.database, &pool, &MIGRATOR).await?;
         let listener = server::bind(&settings.ledger.listen).await?;
         let port = listener.local_addr()?.port();
         Ok(Application {

@@ -37,7 +37,7 @@ impl Application {
         // The consumer and the delivery worker open notification secrets with it.
         crate::store::install_data_key(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pool = db::connect(&settings.database, "notifier").await?;
-        db::migrate(&pool, &MIGRATOR).await?;
+        db::prepare(&settings.database, &pool, &MIGRATOR).await?;
         // SQL cannot seal: secrets stored in clear before the migration are sealed now.
         let sealed = crate::store::seal_legacy_endpoints(&pool, &key).await?;
         if sealed > 0 {

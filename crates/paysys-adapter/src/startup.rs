@@ -191,7 +191,7 @@ impl<A: Adapter> Application<A> {
         let name = provider.name();
         let p = A::platform(&settings);
         let pool = db::connect(p.database, name).await?;
-        db::migrate(&pool, &migrator::<A>()).await?;
+        db::prepare(p.database, &pool, &migrator::<A>()).await?;
         let signal = OutboxSignal::default();
         let provider: Arc<dyn Provider> = Arc::new(provider);
         let pipeline = Pipeline {

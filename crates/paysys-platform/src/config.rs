@@ -18,6 +18,18 @@ pub const EXIT_CONFIG: i32 = 64;
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
+    /// Apply the service's migrations at start (the default). `false`: never change the schema,
+    /// only check that every migration this binary carries is applied, and refuse to start
+    /// naming the missing ones (production, where the Job `paysys-migrate` migrates).
+    #[serde(default = "yes")]
+    pub migrate: bool,
+    /// Apply the migrations, then exit 0 without serving (`--migrate-only`; the Job).
+    #[serde(default)]
+    pub migrate_only: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]

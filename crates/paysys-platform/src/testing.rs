@@ -69,6 +69,8 @@ pub async fn messaging_pool() -> anyhow::Result<sqlx::PgPool> {
         &crate::config::DatabaseSettings {
             url,
             max_connections: 4,
+            migrate: true,
+            migrate_only: false,
         },
         "svc",
     )

@@ -34,6 +34,8 @@ async fn spawn_service(proxy: &DbProxy, shutdown: &Shutdown) -> Service {
         &paysys_platform::config::DatabaseSettings {
             url: SecretString::from(url),
             max_connections: 4,
+            migrate: true,
+            migrate_only: false,
         },
         "svc",
     )

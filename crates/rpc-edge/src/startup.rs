@@ -37,7 +37,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
         crate::store::install_data_key(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pool = db::connect(&settings.database, "edge").await?;
-        db::migrate(&pool, &MIGRATOR).await?;
+        db::prepare(&settings.database, &pool, &MIGRATOR).await?;
         // SQL cannot seal: secrets stored in clear before the migration are sealed now.
         let sealed = crate::store::seal_legacy_merchants(&pool, &key).await?;
         if sealed > 0 {
