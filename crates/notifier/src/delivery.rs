@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 pub struct Worker {
     pool: PgPool,
@@ -100,7 +101,12 @@ impl Worker {
     }
 
     async fn deliver(&self, leased: Leased) {
-        if let Err(e) = self.try_deliver(&leased).await {
+        // A delivery runs later, from the notification's row: it continues the trace of the
+        // event the notification was made from, attempt by attempt.
+        let span = tracing::info_span!("deliver", id = %leased.id, method = %leased.method, attempt = leased.attempts + 1,
+            otel.name = %format!("deliver {}", leased.method), otel.kind = "client");
+        paysys_platform::telemetry::set_parent_from(&span, &leased.trace_context);
+        if let Err(e) = self.try_deliver(&leased).instrument(span).await {
             // The lease runs out and the notification is tried again.
             tracing::warn!(id = %leased.id, error = %format!("{e:#}"), "delivery bookkeeping failed");
         }

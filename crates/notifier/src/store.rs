@@ -236,8 +236,8 @@ pub async fn insert_notification(
     let status = n.disposition.status();
     let r = sqlx::query(
         "INSERT INTO notifications
-           (id, event_id, merchant_id, method, order_id, event, body, status, next_attempt_at, last_error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'pending' THEN now() END, $9)
+           (id, event_id, merchant_id, method, order_id, event, body, status, next_attempt_at, last_error, trace_context)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'pending' THEN now() END, $9, $10)
          ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(n.id)
@@ -249,6 +249,8 @@ pub async fn insert_notification(
     .bind(n.body.as_deref())
     .bind(status.as_str())
     .bind(n.disposition.reason())
+    // The event's trace (the consumer's span): its deliveries continue it.
+    .bind(Json(paysys_platform::telemetry::current_context_headers()))
     .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -264,6 +266,8 @@ pub struct Leased {
     pub body: Option<String>,
     pub attempts: i32,
     pub created_at: DateTime<Utc>,
+    /// The trace of the event it was made from (W3C headers; empty for rows made before).
+    pub trace_context: BTreeMap<String, String>,
 }
 
 /// Takes up to `limit` due pending notifications and pushes their next_attempt_at past `lease`,
@@ -286,7 +290,8 @@ pub async fn lease_due(pool: &PgPool, limit: usize, lease: Duration) -> sqlx::Re
          UPDATE notifications u
          SET next_attempt_at = now() + make_interval(secs => $2)
          FROM due WHERE u.id = due.id
-         RETURNING u.id, u.merchant_id, u.method, u.event, u.body, u.attempts, u.created_at",
+         RETURNING u.id, u.merchant_id, u.method, u.event, u.body, u.attempts, u.created_at,
+                   u.trace_context",
     )
     .bind(limit as i64)
     .bind(lease.as_secs_f64())
@@ -302,6 +307,9 @@ pub async fn lease_due(pool: &PgPool, limit: usize, lease: Duration) -> sqlx::Re
             body: r.get("body"),
             attempts: r.get("attempts"),
             created_at: r.get("created_at"),
+            trace_context: r
+                .get::<Json<BTreeMap<String, String>>, _>("trace_context")
+                .0,
         })
         .collect())
 }

@@ -16,10 +16,12 @@ use http::{HeaderMap, Method, Uri};
 use paysys_platform::events::{self, new_event};
 use paysys_platform::money::Money;
 use paysys_platform::outbox::OutboxSignal;
+use paysys_platform::telemetry;
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// A callback as it arrived, before anything in it is believed.
 #[derive(Debug, Clone)]
@@ -258,8 +260,11 @@ impl Pipeline {
         let Some(order) = store::lock(tx, &claim.order).await? else {
             return Ok(Outcome::UnknownOrder);
         };
+        let span = self
+            .claim_span(tx, endpoint.is_some(), &order, claim)
+            .await?;
         if let Some(first) = store::seen(tx, &claim.dedup_key).await? {
-            tracing::info!(provider = self.provider.name(), key = %claim.dedup_key, first = %first, "callback repeated; already handled");
+            tracing::info!(parent: &span, provider = self.provider.name(), key = %claim.dedup_key, first = %first, "callback repeated; already handled");
             return Ok(if first == "applied" {
                 Outcome::Duplicate
             } else {
@@ -301,7 +306,7 @@ impl Pipeline {
                 )
                 .await?;
                 metrics::counter!("paysys_callback_discrepancies_total", "provider" => self.provider.name()).increment(1);
-                tracing::warn!(provider = self.provider.name(), reference = %order.reference, claim = claim.kind.as_str(), %reason, "callback does not fit its order; refused and recorded");
+                tracing::warn!(parent: &span, provider = self.provider.name(), reference = %order.reference, claim = claim.kind.as_str(), %reason, "callback does not fit its order; refused and recorded");
                 return Ok(Outcome::Misfit(reason));
             }
         };
@@ -382,10 +387,49 @@ impl Pipeline {
             } else if step.event_kind == events::SUBSCRIPTION_CANCELLED {
                 e.failure_reason = claim.failure_reason.clone();
             }
-            events::enqueue(tx, &self.exchange, &e).await?;
-            tracing::info!(provider = self.provider.name(), reference = %order.reference, event = %e.kind, event_id = %e.event_id, "callback applied");
+            // In the claim's span: the event carries the payment's trace on.
+            events::enqueue(tx, &self.exchange, &e)
+                .instrument(span.clone())
+                .await?;
+            tracing::info!(parent: &span, provider = self.provider.name(), reference = %order.reference, event = %e.kind, event_id = %e.event_id, "callback applied");
         }
         Ok(Outcome::Applied)
+    }
+
+    /// The span a claim is applied in. A provider's callback carries no trace context, so its
+    /// HTTP request is a trace of its own; what it does to the order belongs to the payment.
+    /// Until the order's first charge is accounted (a one-time payment; a subscription's
+    /// registration and first charge), the claim continues the trace of the call that started
+    /// the order and links the callback's request: one payment, one trace, from the merchant's
+    /// call to the notification. Later claims (renewals, the cancellation) are new work: they
+    /// stay in the trace of their own request and link the order's start, so a subscription is
+    /// not one trace months long.
+    async fn claim_span(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        from_callback: bool,
+        order: &Order,
+        claim: &Claim,
+    ) -> sqlx::Result<tracing::Span> {
+        let started = store::trace_context(tx, &order.reference).await?;
+        let name = format!(
+            "{} {} {}",
+            self.provider.name(),
+            if from_callback { "callback" } else { "claim" },
+            claim.kind.as_str()
+        );
+        // The merchant's ids: a trace viewer finds the payment by them (Jaeger: tag
+        // `order_id=<trans_ext_id>`).
+        let span = tracing::info_span!("claim", provider = self.provider.name(), reference = %order.reference,
+            merchant_id = %order.merchant_id, order_id = %order.order_id, claim = claim.kind.as_str(),
+            otel.name = %name);
+        if order.charges_count == 0 && started.contains_key("traceparent") {
+            telemetry::set_parent_from(&span, &started);
+            telemetry::add_link_from(&span, &telemetry::current_context_headers());
+        } else {
+            telemetry::add_link_from(&span, &started);
+        }
+        Ok(span)
     }
 }
 

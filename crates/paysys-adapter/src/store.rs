@@ -7,6 +7,7 @@ use paysys_platform::money::{Currency, Money};
 use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::collections::BTreeMap;
 
 /// An order as the adapter keeps it.
 #[derive(Debug, Clone)]
@@ -96,10 +97,11 @@ pub enum Claimed {
     ReferenceTaken,
 }
 
-/// Inserts `o` unless its (merchant_id, order_id) exists.
+/// Inserts `o` unless its (merchant_id, order_id) exists, with the current trace context (the
+/// starting call's), which the order's callbacks continue ([`trace_context`]).
 pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
     let inserted = sqlx::query(&format!(
-        "INSERT INTO orders ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+        "INSERT INTO orders ({COLUMNS}, trace_context) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
     ))
     .bind(&o.reference)
@@ -121,6 +123,9 @@ pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
     .bind(o.charges_count as i32)
     .bind(o.failed_count as i32)
     .bind(o.expires_at)
+    .bind(sqlx::types::Json(
+        paysys_platform::telemetry::current_context_headers(),
+    ))
     .fetch_optional(pool)
     .await?;
     if let Some(r) = inserted {
@@ -130,6 +135,20 @@ pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
         Some(existing) => Claimed::Existing(existing),
         None => Claimed::ReferenceTaken,
     })
+}
+
+/// The trace context of the call that started the order (empty for orders started before it
+/// was kept).
+pub async fn trace_context(
+    tx: &mut Transaction<'_, Postgres>,
+    reference: &str,
+) -> sqlx::Result<BTreeMap<String, String>> {
+    let cx: Option<sqlx::types::Json<BTreeMap<String, String>>> =
+        sqlx::query_scalar("SELECT trace_context FROM orders WHERE reference = $1")
+            .bind(reference)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(cx.map(|c| c.0).unwrap_or_default())
 }
 
 pub async fn by_order(

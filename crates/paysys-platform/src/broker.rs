@@ -562,7 +562,8 @@ pub async fn consume_with(
                             headers: from_field_table(delivery.properties.headers().as_ref()),
                             redelivered: delivery.redelivered,
                         };
-                        let span = tracing::info_span!("consume", queue = %queue, routing_key = %msg.routing_key, message_id = ?msg.message_id);
+                        let span = tracing::info_span!("consume", queue = %queue, routing_key = %msg.routing_key, message_id = ?msg.message_id,
+                            otel.name = %format!("consume {queue}"), otel.kind = "consumer");
                         telemetry::set_parent_from(&span, &msg.headers);
                         let settled = handle_with_retries(
                             &handler, msg, &span, &ch, &queue, &shutdown, backoff,

@@ -256,14 +256,36 @@ async fn relay_batch(pool: &PgPool, publisher: &Publisher) -> anyhow::Result<usi
     if items.is_empty() {
         return Ok(0);
     }
+    // Each message is published in a span of the trace that wrote it (the context stored with
+    // the row) and carries that span on, so its consumers' spans are the publish's children:
+    // the relay's hop shows in the trace, with its wait in the outbox.
+    let spans: Vec<tracing::Span> = items
+        .iter()
+        .map(|i| {
+            let span = tracing::info_span!("publish", routing_key = %i.routing_key, message_id = %i.message_id,
+                otel.name = %format!("publish {}", i.routing_key), otel.kind = "producer");
+            crate::telemetry::set_parent_from(&span, &i.headers);
+            span
+        })
+        .collect();
+    let headers: Vec<BTreeMap<String, String>> = items
+        .iter()
+        .zip(&spans)
+        .map(|(i, span)| {
+            let mut h = i.headers.clone();
+            h.extend(crate::telemetry::context_headers_of(span));
+            h
+        })
+        .collect();
     let outgoing: Vec<Outgoing<'_>> = items
         .iter()
-        .map(|i| Outgoing {
+        .zip(&headers)
+        .map(|(i, headers)| Outgoing {
             exchange: &i.exchange,
             routing_key: &i.routing_key,
             message_id: i.message_id,
             payload: &i.payload,
-            headers: &i.headers,
+            headers,
         })
         .collect();
     let ids: Vec<i64> = items.iter().map(|i| i.id).collect();

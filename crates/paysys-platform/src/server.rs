@@ -112,7 +112,20 @@ async fn observe(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
     let method = req.method().to_string();
-    let span = tracing::info_span!("request", %method, %path);
+    // Named as a trace viewer lists it: a gRPC call by its method (the URI's path, as the
+    // route is a wildcard: "paysys.v1.PaymentProvider/Start"), an HTTP request by method and
+    // route ("POST /").
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let name = if grpc {
+        req.uri().path().trim_start_matches('/').to_string()
+    } else {
+        format!("{method} {path}")
+    };
+    let span =
+        tracing::info_span!("request", %method, %path, otel.name = %name, otel.kind = "server");
     crate::telemetry::set_parent_from(&span, &crate::telemetry::headers_of(req.headers()));
     let start = Instant::now();
     let resp = tracing::Instrument::instrument(next.run(req), span).await;
