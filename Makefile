@@ -30,9 +30,13 @@ test:
 chaos:
 	bash scripts/chaos.sh
 
+# PaySystem's figures beside this machine's raw PostgreSQL and RabbitMQ limits, in one run: the
+# release binaries as separate processes, this process the load generator (README "Benchmark").
+# Prints a table and writes target/bench/summary.json. BENCH_FULL=1: a million subscriptions.
 bench:
 	bash scripts/infra.sh
-	cargo run --release -p paysys-tests --bin paysys-bench
+	cargo build --release --bins
+	"$${CARGO_TARGET_DIR:-target}/release/paysys-bench"
 
 build:
 	cargo build --workspace --bins

@@ -23,12 +23,12 @@ mod merchant;
 mod system;
 
 use load::{Load, PROVIDERS};
-use merchant::{Api, Clock, Ev, Mode, Receiver, Stats, MERCHANTS};
+use merchant::{Api, Clock, Ev, Mode, Receiver, Stats};
 use paysys_platform::testing;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use system::{Setup, System, SERVICES};
+use system::{load_fixtures, wait_capabilities, wait_consumers, Setup, System, SERVICES};
 
 /// One fault of the plan.
 #[derive(Debug, Clone)]
@@ -199,19 +199,17 @@ async fn run() -> anyhow::Result<bool> {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     ));
     let sys = Arc::new(System::prepare(
-        Setup {
-            run_dir: run_dir.clone(),
+        Setup::new(
+            run_dir.clone(),
             bin_dir,
-            database_url: database_url.clone(),
-            amqp_url: testing::amqp_url(),
-            prefix: testing::unique_prefix(),
-            token: token.clone(),
-            log_level: opts.log_level.clone(),
+            database_url.clone(),
+            token.clone(),
+            opts.log_level.clone(),
             // Retries for minutes (the merchant's endpoint is down for minutes), not hours.
-            schedule_secs: vec![
+            vec![
                 0, 1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30,
             ],
-        },
+        ),
         &data_key,
     )?);
     println!(
@@ -726,153 +724,6 @@ fn print_table(
 
 /// The seed examples' merchants and channels (as scripts/fixtures.sh), through the CLI, with
 /// notifications to our merchant endpoint.
-async fn load_fixtures(sys: &System, receiver_url: &str) -> anyhow::Result<()> {
-    for (id, secret, whsec) in MERCHANTS {
-        let url = format!("{receiver_url}/{id}/notifications");
-        sys.cli(
-            &[
-                "merchant",
-                "add",
-                "--id",
-                id,
-                "--secret",
-                "-",
-                "--notify-url",
-                &url,
-                "--notify-secret",
-                "-",
-            ],
-            &format!("{secret}\n{whsec}\n"),
-        )
-        .await?;
-    }
-    let netopia = "signature=SAND-BOX0-SELL-ER00-0001";
-    // id, provider, kind, currency, merchant, config
-    let channels = [
-        (
-            "18912",
-            "mobiltek",
-            "one_time",
-            "PLN",
-            "1",
-            "service_id=30576",
-        ),
-        (
-            "18913",
-            "mobiltek",
-            "subscription",
-            "PLN",
-            "34801",
-            "service_id=30576",
-        ),
-        (
-            "9041",
-            "teleaudio",
-            "subscription",
-            "PLN",
-            "19",
-            "teleaudio_service_id=511",
-        ),
-        ("9042", "teleaudio", "one_time", "PLN", "19", ""),
-        ("7001", "netopia", "one_time", "RON", "40", netopia),
-        ("7002", "netopia", "subscription", "RON", "40", netopia),
-        ("8001", "mocopay", "one_time", "EUR", "50", "pid=CHMIBSUB"),
-        (
-            "8002",
-            "mocopay",
-            "subscription",
-            "EUR",
-            "50",
-            "pid=PP27638049",
-        ),
-    ];
-    for (id, provider, kind, currency, merchant, config) in channels {
-        let mut args = vec![
-            "channel",
-            "add",
-            "--id",
-            id,
-            "--provider",
-            provider,
-            "--kind",
-            kind,
-            "--currency",
-            currency,
-            "--merchant",
-            merchant,
-        ];
-        if !config.is_empty() {
-            args.extend(["--config", config]);
-        }
-        sys.cli(&args, "").await?;
-    }
-    Ok(())
-}
-
-/// Readiness says the database answers, not that the consumers are bound: an event published
-/// before a queue exists would reach only the others. Waits for a consumer on each queue.
-async fn wait_consumers(prefix: &str) -> anyhow::Result<()> {
-    let conn =
-        lapin::Connection::connect(&testing::amqp_url(), lapin::ConnectionProperties::default())
-            .await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for queue in [
-        "ledger.events",
-        "notifier.events",
-        "edge.events",
-        "provider.teleaudio.commands",
-    ] {
-        let name = format!("{prefix}{queue}");
-        loop {
-            let ch = conn.create_channel().await?;
-            let consumers = ch
-                .queue_declare(
-                    name.as_str().into(),
-                    lapin::options::QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    lapin::types::FieldTable::default(),
-                )
-                .await
-                .map(|q| q.consumer_count())
-                .unwrap_or(0);
-            let _ = ch.close(200, "ok".into()).await;
-            if consumers > 0 {
-                break;
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "nobody consumes {name} after 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    let _ = conn.close(200, "ok".into()).await;
-    Ok(())
-}
-
-/// The edge learns what each adapter can do at start (setup only: read from its schema).
-async fn wait_capabilities(database_url: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(database_url).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM edge.provider_capabilities")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap_or(0);
-        if known == 4 {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the edge did not learn the adapters' capabilities in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 async fn drop_database(name: &str) {
     use sqlx::Connection;
     if !name.starts_with("paysys_test_") {
