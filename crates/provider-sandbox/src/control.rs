@@ -161,6 +161,19 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     // Stable: same-time charges keep each simulator's order, then registration order.
     due.sort_by_key(|(at, _, _)| *at);
     let count = due.len();
+    let width = app.settings.callback_concurrency.max(1);
+    if width == 1 {
+        // One after the other, in due order across every subscription and provider.
+        for (at, sim, mut callback) in due {
+            // A recurring charge happened at its due time, not at the clock's new time.
+            if let Some(c) = &mut callback.charge {
+                c.charged_at.get_or_insert(at);
+            }
+            sim.deliver(&app, &callback).await;
+        }
+        return Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count}))
+            .into_response();
+    }
     // One lane per subscription (its charges in order); `callback_concurrency` lanes at once.
     let mut lanes: Vec<Vec<_>> = Vec::new();
     let mut lane_of = std::collections::HashMap::new();
@@ -176,7 +189,6 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
         });
         lanes[lane].push((sim.clone(), callback));
     }
-    let width = app.settings.callback_concurrency.max(1);
     let mut lanes = lanes.into_iter();
     let mut running = tokio::task::JoinSet::new();
     loop {
