@@ -87,6 +87,8 @@ impl Kit {
                 kind: order.kind,
                 price: order.price,
                 current_price: order.price,
+                previous_price: None,
+                pending_price: None,
                 payments_no: prepared.payments_no,
                 test: order.test,
                 fingerprint: fingerprint.clone(),
@@ -376,7 +378,27 @@ impl PaymentProvider for Service {
             ),
             None => return Err(ProviderError::invalid("change", "required").into()),
         };
-        let a = self.0.provider.change_recurrence(&o, &change).await?;
+        if let RecurrenceChange::Price(p) = &change {
+            store::set_pending_price(&self.0.pool, &o.reference, Some(*p))
+                .await
+                .map_err(ProviderError::from)?;
+        }
+        let a = match self.0.provider.change_recurrence(&o, &change).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Not changed (as far as we know): a charge at the asked price is no longer
+                // expected. Best effort; the next request sets it again.
+                if matches!(change, RecurrenceChange::Price(_)) {
+                    let _ = store::set_pending_price(&self.0.pool, &o.reference, None).await;
+                }
+                return Err(e.into());
+            }
+        };
+        if !a.ok && matches!(change, RecurrenceChange::Price(_)) {
+            store::set_pending_price(&self.0.pool, &o.reference, None)
+                .await
+                .map_err(ProviderError::from)?;
+        }
         if a.ok {
             match change {
                 RecurrenceChange::Price(p) => {

@@ -114,6 +114,12 @@ pub struct Facts {
     pub price: Money,
     /// A subscription's price now (changed by `modify_subscription_price`).
     pub current_price: Money,
+    /// The price before the last change, while a charge at it may still arrive (within
+    /// [`PRICE_CHANGE_GRACE`] of the change and not used by a charge yet).
+    pub previous_price: Option<Money>,
+    /// The price being asked of the provider right now (`modify_subscription_price` waiting for
+    /// its answer): the provider may charge it before the answer arrives.
+    pub pending_price: Option<Money>,
     pub charges_count: u32,
     pub failed_count: u32,
     /// Total payments of a subscription, the first included; 0 = unlimited (seed 003).
@@ -149,7 +155,14 @@ pub struct Transition {
     pub charges_count: u32,
     pub failed_count: u32,
     pub steps: Vec<Step>,
+    /// A charge at the previous price was believed: it is not believed again.
+    pub previous_price_used: bool,
 }
+
+/// How long after `modify_subscription_price` a recurring charge at the old price is still
+/// believed: the provider may have made it before the change reached it, and resends a
+/// callback it could not deliver for a while. Only the next charge due, only once.
+pub const PRICE_CHANGE_GRACE: chrono::Duration = chrono::Duration::hours(1);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Misfit {
@@ -224,6 +237,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
         charges_count: facts.charges_count,
         failed_count: facts.failed_count,
         steps: vec![],
+        previous_price_used: false,
     };
     match (said.kind, facts.state) {
         (C::Paid, S::Pending | S::Failed | S::Expired) => {
@@ -251,8 +265,25 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
                 .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
         }
         (C::Charged, S::Pending | S::Expired | S::Active | S::Cancelling | S::Cancelled) => {
-            check_amount(said, &facts.current_price)?;
             let n = said.sequence.unwrap_or(facts.charges_count + 1);
+            // At the current price; or at the price before a change that raced this charge:
+            // the next charge due, once, within the grace (the provider charged what it knew).
+            let charged = match (said.amount, facts.previous_price) {
+                (Some(got), Some(previous))
+                    if got == previous
+                        && got != facts.current_price
+                        && n == facts.charges_count + 1 =>
+                {
+                    t.previous_price_used = true;
+                    previous
+                }
+                // The new price, charged before the provider's answer to the change reached us.
+                (Some(got), _) if Some(got) == facts.pending_price => got,
+                _ => {
+                    check_amount(said, &facts.current_price)?;
+                    facts.current_price
+                }
+            };
             if n <= facts.charges_count {
                 return Err(Misfit::AlreadyCharged(n));
             }
@@ -267,7 +298,7 @@ pub fn transition(facts: &Facts, said: &Said) -> Result<Transition, Misfit> {
                     .push(step(events::SUBSCRIPTION_STARTED, facts.current_price, 0));
             }
             t.charges_count = n;
-            let mut s = step(events::SUBSCRIPTION_CHARGED, facts.current_price, n);
+            let mut s = step(events::SUBSCRIPTION_CHARGED, charged, n);
             // A charge the provider reports after the cancellation (or the expiry) still
             // happened: accounted, late, without reopening a cancelled subscription.
             s.late = matches!(facts.state, S::Cancelling | S::Cancelled | S::Expired);
@@ -344,6 +375,8 @@ mod tests {
             state,
             price: pln(10),
             current_price: pln(10),
+            previous_price: None,
+            pending_price: None,
             charges_count: 0,
             failed_count: 0,
             payments_no: 0,
@@ -507,6 +540,54 @@ mod tests {
         f.current_price = pln(25);
         assert!(transition(&f, &said(ClaimKind::Charged, Some(10))).is_err());
         assert!(transition(&f, &said(ClaimKind::Charged, Some(25))).is_ok());
+    }
+
+    /// A charge the provider made at the old price while the price change was on its way: the
+    /// next charge due is believed once, accounted at what was charged; nothing else is.
+    #[test]
+    fn a_charge_that_raced_a_price_change_is_believed_once_at_the_old_price() {
+        let mut f = facts(OrderKind::Subscription, State::Active);
+        f.charges_count = 2;
+        f.current_price = pln(25);
+        f.previous_price = Some(pln(10));
+        let t = transition(&f, &said(ClaimKind::Charged, Some(10))).unwrap();
+        assert!(t.previous_price_used);
+        assert_eq!(
+            (t.charges_count, t.steps[0].amount),
+            (3, pln(10)),
+            "accounted at what was charged"
+        );
+        // At the new price: the current price, the previous one kept for a racing charge.
+        let t = transition(&f, &said(ClaimKind::Charged, Some(25))).unwrap();
+        assert!(!t.previous_price_used);
+        assert_eq!(t.steps[0].amount, pln(25));
+        // Another amount, or the old price for a charge that is not the next one: refused.
+        assert!(matches!(
+            transition(&f, &said(ClaimKind::Charged, Some(11))),
+            Err(Misfit::Amount { .. })
+        ));
+        let later = Said {
+            sequence: Some(5),
+            ..said(ClaimKind::Charged, Some(10))
+        };
+        assert!(matches!(transition(&f, &later), Err(Misfit::Amount { .. })));
+        let again = Said {
+            sequence: Some(2),
+            ..said(ClaimKind::Charged, Some(10))
+        };
+        assert!(transition(&f, &again).is_err(), "an old charge replayed");
+        // Once used (or past the grace: Order::facts leaves it out), the old price is refused.
+        f.previous_price = None;
+        assert!(matches!(
+            transition(&f, &said(ClaimKind::Charged, Some(10))),
+            Err(Misfit::Amount { .. })
+        ));
+        // The other direction: the new price charged while the change waits for the
+        // provider's answer is believed at that price; nothing else is.
+        f.pending_price = Some(pln(40));
+        let t = transition(&f, &said(ClaimKind::Charged, Some(40))).unwrap();
+        assert_eq!(t.steps[0].amount, pln(40));
+        assert!(transition(&f, &said(ClaimKind::Charged, Some(41))).is_err());
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub struct Order {
     pub kind: OrderKind,
     pub price: Money,
     pub current_price: Money,
+    /// The price before the last `modify_subscription_price` and when it changed, until a
+    /// charge at it was believed (read by [`lock`] and [`lock_by_order`], the callbacks' reads).
+    pub previous_price: Option<(Money, chrono::DateTime<chrono::Utc>)>,
+    /// The price being asked of the provider right now ([`set_pending_price`]).
+    pub pending_price: Option<Money>,
     pub payments_no: u32,
     pub test: bool,
     pub fingerprint: String,
@@ -46,12 +51,20 @@ impl Order {
             state: self.state,
             price: self.price,
             current_price: self.current_price,
+            previous_price: self
+                .previous_price
+                .filter(|(_, at)| chrono::Utc::now() - *at <= crate::machine::PRICE_CHANGE_GRACE)
+                .map(|(p, _)| p),
+            pending_price: self.pending_price,
             charges_count: self.charges_count,
             failed_count: self.failed_count,
             payments_no: self.payments_no,
         }
     }
 }
+
+/// [`COLUMNS`] and the previous price, for the reads a callback's transition is decided on.
+const LOCK_COLUMNS: &str = "previous_price_minor, price_changed_at, pending_price_minor";
 
 pub const COLUMNS: &str = "reference, merchant_id, order_id, channel_id, kind, amount_minor, currency, current_price_minor, payments_no, test, fingerprint, details, provider_ref, redirect_url, started, state, charges_count, failed_count, expires_at";
 
@@ -74,6 +87,18 @@ fn from_row(r: &PgRow) -> sqlx::Result<Order> {
         kind: OrderKind::parse(&kind).map_err(|e| bad("kind", e))?,
         price: Money::new(r.try_get("amount_minor")?, currency),
         current_price: Money::new(r.try_get("current_price_minor")?, currency),
+        // Only the locking reads select it (a RETURNING of COLUMNS does not).
+        previous_price: match (
+            r.try_get::<Option<i64>, _>("previous_price_minor"),
+            r.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("price_changed_at"),
+        ) {
+            (Ok(Some(p)), Ok(Some(at))) => Some((Money::new(p, currency), at)),
+            _ => None,
+        },
+        pending_price: match r.try_get::<Option<i64>, _>("pending_price_minor") {
+            Ok(Some(p)) => Some(Money::new(p, currency)),
+            _ => None,
+        },
         payments_no: count("payments_no")?,
         test: r.try_get("test")?,
         fingerprint: r.try_get("fingerprint")?,
@@ -186,7 +211,7 @@ pub async fn lock(tx: &mut Transaction<'_, Postgres>, by: &Lookup) -> sqlx::Resu
         Lookup::ProviderRef(_) => return Ok(None),
     };
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE {column} = $1 FOR UPDATE"
+        "SELECT {COLUMNS}, {LOCK_COLUMNS} FROM orders WHERE {column} = $1 FOR UPDATE"
     ))
     .bind(value)
     .fetch_optional(&mut **tx)
@@ -298,7 +323,8 @@ pub async fn apply(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE orders SET state = $2, charges_count = $3, failed_count = $4,
-                details = details || $5, updated_at = now()
+                details = details || $5, updated_at = now(),
+                previous_price_minor = CASE WHEN $6 THEN NULL ELSE previous_price_minor END
          WHERE reference = $1",
     )
     .bind(&order.reference)
@@ -306,6 +332,7 @@ pub async fn apply(
     .bind(t.charges_count as i32)
     .bind(t.failed_count as i32)
     .bind(sqlx::types::Json(details))
+    .bind(t.previous_price_used)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -368,13 +395,36 @@ pub async fn charges(
         .collect()
 }
 
-/// Sets a subscription's price for every later charge.
+/// Sets a subscription's price for every later charge, keeping the one before for a charge
+/// that raced the change ([`crate::machine::PRICE_CHANGE_GRACE`]).
 pub async fn set_current_price(pool: &PgPool, reference: &str, price: Money) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE orders SET current_price_minor = $2, updated_at = now() WHERE reference = $1",
+        "UPDATE orders SET previous_price_minor = CASE WHEN current_price_minor <> $2
+                    THEN current_price_minor ELSE previous_price_minor END,
+                price_changed_at = CASE WHEN current_price_minor <> $2
+                    THEN now() ELSE price_changed_at END,
+                current_price_minor = $2, pending_price_minor = NULL, updated_at = now()
+         WHERE reference = $1",
     )
     .bind(reference)
     .bind(price.minor)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records (Some) or forgets (None) the price being asked of the provider, before the request
+/// and after a refusal: a charge the provider makes at it before answering is believed.
+pub async fn set_pending_price(
+    pool: &PgPool,
+    reference: &str,
+    price: Option<Money>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE orders SET pending_price_minor = $2, updated_at = now() WHERE reference = $1",
+    )
+    .bind(reference)
+    .bind(price.map(|p| p.minor))
     .execute(pool)
     .await?;
     Ok(())
@@ -430,7 +480,7 @@ pub async fn lock_by_order(
     order_id: &str,
 ) -> sqlx::Result<Option<Order>> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE merchant_id = $1 AND order_id = $2 FOR UPDATE"
+        "SELECT {COLUMNS}, {LOCK_COLUMNS} FROM orders WHERE merchant_id = $1 AND order_id = $2 FOR UPDATE"
     ))
     .bind(merchant_id)
     .bind(order_id)

@@ -498,6 +498,88 @@ async fn replayed_forged_and_misfitting_ipns_post_nothing_twice() {
     sys.stop().await;
 }
 
+/// mobilPay made recurring charge n at the old price while `modify_subscription_price` was on
+/// its way (found by `make chaos`): its IPN, arriving after the change, is believed once, as the
+/// next charge, and posted at what was charged; a second charge at the old price is refused and
+/// kept as a discrepancy; the new price is posted after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_that_raced_a_price_change_is_posted_once_at_what_was_charged() {
+    let sys = spawn_system().await;
+    let id = "nt-race-1";
+    let url = start(
+        &sys,
+        "set_subscription",
+        order_params(
+            id,
+            "7002",
+            500,
+            json!({"payments_no": 0, "interval_day": 30}),
+        ),
+    )
+    .await;
+    let order = sealed_order(&sys, &url).await;
+    pay(&sys, &url, json!({})).await;
+    sys.inbox
+        .wait_for("40", "subscription_charge_success", 1)
+        .await;
+    let r = sys
+        .rpc(
+            "modify_subscription_price",
+            json!({"merchant_id": "40", "secret": MERCHANT_40.1, "order_ext_id": id, "price": "700"}),
+        )
+        .await;
+    assert_eq!(r["result"]["status"], 1, "{r}");
+    let seller = sys.netopia_keys.seller_certificate_pem.clone();
+    let charge = |purchase: &str, n: u32, minor: i64| {
+        let mut notify = Notify::new(Action::Confirmed, PaymentError::approved());
+        notify.purchase = Some(purchase.into());
+        notify.current_payment_count = Some(n);
+        notify.timestamp = Some(chrono::Utc::now().naive_utc());
+        notify.processed_amount = Some(paysys_platform::money::Money::new(
+            minor,
+            order.invoice.amount.currency,
+        ));
+        let ipn = Ipn {
+            order: order.clone(),
+            notify,
+        };
+        SealingKey::from_certificate_pem(&seller)
+            .expect("certificate")
+            .seal(ipn.to_xml().expect("xml").as_bytes(), Cipher::Aes256Cbc)
+            .expect("sealed")
+            .form_fields()
+    };
+    // Charge 2 at the old price: believed once, posted at 5.00.
+    let answer = post_ipn(&sys, &charge("p-race-2", 2, 500)).await;
+    assert!(answer.contains("<crc>"), "{answer}");
+    sys.inbox
+        .wait_for("40", "subscription_charge_success", 2)
+        .await;
+    assert_eq!(posted(&history(&sys, id, 2).await), [(1, 500), (2, 500)]);
+    // Charge 3 at the old price again: the change has long reached mobilPay. Refused, kept.
+    let answer = post_ipn(&sys, &charge("p-race-3", 3, 500)).await;
+    assert!(answer.contains("error_type=\"2\""), "{answer}");
+    let discrepancies: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM netopia.discrepancies WHERE reference = $1")
+            .bind(&order.id)
+            .fetch_one(&sys.edge_pool)
+            .await
+            .expect("netopia.discrepancies");
+    assert_eq!(discrepancies, 1);
+    // Charge 3 at the new price: posted.
+    let answer = post_ipn(&sys, &charge("p-new-3", 3, 700)).await;
+    assert!(answer.contains("<crc>"), "{answer}");
+    sys.inbox
+        .wait_for("40", "subscription_charge_success", 3)
+        .await;
+    assert_eq!(
+        posted(&history(&sys, id, 3).await),
+        [(1, 500), (2, 500), (3, 700)]
+    );
+    sys.assert_ledger_balanced().await;
+    sys.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_changes_price_and_date_then_unsubscribes_over_soap() {
     let sys = spawn_system().await;

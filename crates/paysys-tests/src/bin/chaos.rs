@@ -10,8 +10,8 @@
 //! unless said): CHAOS_WORKERS, CHAOS_FAULTS (any of kill,postgres,rabbitmq,merchant,sandbox),
 //! CHAOS_KILL (services), CHAOS_PG_SECS, CHAOS_RABBIT_SECS, CHAOS_MERCHANT_SECS,
 //! CHAOS_SANDBOX_SECS, CHAOS_GAP_SECS, CHAOS_KEEP=1 (keep the database and the run folder),
-//! CHAOS_LOG (the services' log filter), CHAOS_PRICE_RACE=1 (let Netopia price changes race
-//! the sandbox clock: a known issue, README "Chaos").
+//! CHAOS_LOG (the services' log filter), CHAOS_PRICE_RACE=0 (keep Netopia price changes from
+//! racing the sandbox clock; by default they race, README "Chaos").
 
 #[path = "chaos/check.rs"]
 mod check;
