@@ -260,9 +260,7 @@ impl Pipeline {
         let Some(order) = store::lock(tx, &claim.order).await? else {
             return Ok(Outcome::UnknownOrder);
         };
-        let span = self
-            .claim_span(tx, endpoint.is_some(), &order, claim)
-            .await?;
+        let span = self.claim_span(endpoint.is_some(), &order, claim);
         if let Some(first) = store::seen(tx, &claim.dedup_key).await? {
             tracing::info!(parent: &span, provider = self.provider.name(), key = %claim.dedup_key, first = %first, "callback repeated; already handled");
             return Ok(if first == "applied" {
@@ -404,14 +402,9 @@ impl Pipeline {
     /// call to the notification. Later claims (renewals, the cancellation) are new work: they
     /// stay in the trace of their own request and link the order's start, so a subscription is
     /// not one trace months long.
-    async fn claim_span(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        from_callback: bool,
-        order: &Order,
-        claim: &Claim,
-    ) -> sqlx::Result<tracing::Span> {
-        let started = store::trace_context(tx, &order.reference).await?;
+    fn claim_span(&self, from_callback: bool, order: &Order, claim: &Claim) -> tracing::Span {
+        // Read with the order's lock (`store::lock`): no extra round trip per callback.
+        let started = &order.trace_context;
         let name = format!(
             "{} {} {}",
             self.provider.name(),
@@ -424,12 +417,12 @@ impl Pipeline {
             merchant_id = %order.merchant_id, order_id = %order.order_id, claim = claim.kind.as_str(),
             otel.name = %name);
         if order.charges_count == 0 && started.contains_key("traceparent") {
-            telemetry::set_parent_from(&span, &started);
+            telemetry::set_parent_from(&span, started);
             telemetry::add_link_from(&span, &telemetry::current_context_headers());
         } else {
-            telemetry::add_link_from(&span, &started);
+            telemetry::add_link_from(&span, started);
         }
-        Ok(span)
+        span
     }
 }
 

@@ -89,6 +89,7 @@ impl Kit {
                 current_price: order.price,
                 previous_price: None,
                 pending_price: None,
+                trace_context: Default::default(),
                 payments_no: prepared.payments_no,
                 test: order.test,
                 fingerprint: fingerprint.clone(),

@@ -24,6 +24,9 @@ pub struct Order {
     pub previous_price: Option<(Money, chrono::DateTime<chrono::Utc>)>,
     /// The price being asked of the provider right now ([`set_pending_price`]).
     pub pending_price: Option<Money>,
+    /// The trace context of the call that started the order (W3C headers), which its callbacks
+    /// continue; read by the locking reads, like the previous price.
+    pub trace_context: BTreeMap<String, String>,
     pub payments_no: u32,
     pub test: bool,
     pub fingerprint: String,
@@ -64,7 +67,8 @@ impl Order {
 }
 
 /// [`COLUMNS`] and the previous price, for the reads a callback's transition is decided on.
-const LOCK_COLUMNS: &str = "previous_price_minor, price_changed_at, pending_price_minor";
+const LOCK_COLUMNS: &str =
+    "previous_price_minor, price_changed_at, pending_price_minor, trace_context";
 
 pub const COLUMNS: &str = "reference, merchant_id, order_id, channel_id, kind, amount_minor, currency, current_price_minor, payments_no, test, fingerprint, details, provider_ref, redirect_url, started, state, charges_count, failed_count, expires_at";
 
@@ -99,6 +103,12 @@ fn from_row(r: &PgRow) -> sqlx::Result<Order> {
             Ok(Some(p)) => Some(Money::new(p, currency)),
             _ => None,
         },
+        trace_context: r
+            .try_get::<Option<sqlx::types::Json<BTreeMap<String, String>>>, _>("trace_context")
+            .ok()
+            .flatten()
+            .map(|c| c.0)
+            .unwrap_or_default(),
         payments_no: count("payments_no")?,
         test: r.try_get("test")?,
         fingerprint: r.try_get("fingerprint")?,
@@ -160,20 +170,6 @@ pub async fn claim(pool: &PgPool, o: &Order) -> sqlx::Result<Claimed> {
         Some(existing) => Claimed::Existing(existing),
         None => Claimed::ReferenceTaken,
     })
-}
-
-/// The trace context of the call that started the order (empty for orders started before it
-/// was kept).
-pub async fn trace_context(
-    tx: &mut Transaction<'_, Postgres>,
-    reference: &str,
-) -> sqlx::Result<BTreeMap<String, String>> {
-    let cx: Option<sqlx::types::Json<BTreeMap<String, String>>> =
-        sqlx::query_scalar("SELECT trace_context FROM orders WHERE reference = $1")
-            .bind(reference)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(cx.map(|c| c.0).unwrap_or_default())
 }
 
 pub async fn by_order(
