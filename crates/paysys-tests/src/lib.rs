@@ -745,25 +745,7 @@ impl TestSystem {
         ] {
             let name = format!("{}{queue}", self.prefix);
             loop {
-                let consumers = match conn.create_channel().await {
-                    Ok(ch) => {
-                        let n = ch
-                            .queue_declare(
-                                name.as_str().into(),
-                                lapin::options::QueueDeclareOptions {
-                                    passive: true,
-                                    ..Default::default()
-                                },
-                                lapin::types::FieldTable::default(),
-                            )
-                            .await
-                            .map(|q| q.consumer_count())
-                            .unwrap_or(0);
-                        let _ = ch.close(200, "ok".into()).await;
-                        n
-                    }
-                    Err(_) => 0,
-                };
+                let consumers = queue_counts(&conn, &name).await.map_or(0, |c| c.consumers);
                 if consumers > 0 {
                     break;
                 }
@@ -1194,6 +1176,36 @@ impl Drop for TestSystem {
             self.crashes.check();
         }
     }
+}
+
+/// What a passive declare tells of a queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueCounts {
+    /// Ready messages (not those delivered and unacknowledged).
+    pub messages: u32,
+    pub consumers: u32,
+}
+
+/// The counts of `name` on its own short-lived channel; None when the queue does not exist or
+/// the broker does not answer.
+pub async fn queue_counts(conn: &lapin::Connection, name: &str) -> Option<QueueCounts> {
+    let ch = conn.create_channel().await.ok()?;
+    let q = ch
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .ok();
+    let _ = ch.close(200, "ok".into()).await;
+    q.map(|q| QueueCounts {
+        messages: q.message_count(),
+        consumers: q.consumer_count(),
+    })
 }
 
 /// Seed 000's `set_transaction_sync` params, verbatim, with the merchant's secret added.

@@ -418,8 +418,24 @@ fn ipn_form(
     processed_minor: i64,
     certificate: &str,
 ) -> Vec<(&'static str, String)> {
+    recurring_ipn_form(order, purchase, None, processed_minor, certificate)
+}
+
+/// As [`ipn_form`]; with `charge` Some(n), mobilPay's recurring charge n (its
+/// `current_payment_count`, stamped now).
+fn recurring_ipn_form(
+    order: &Order,
+    purchase: &str,
+    charge: Option<u32>,
+    processed_minor: i64,
+    certificate: &str,
+) -> Vec<(&'static str, String)> {
     let mut notify = Notify::new(Action::Confirmed, PaymentError::approved());
     notify.purchase = Some(purchase.into());
+    if let Some(n) = charge {
+        notify.current_payment_count = Some(n);
+        notify.timestamp = Some(chrono::Utc::now().naive_utc());
+    }
     notify.processed_amount = Some(paysys_platform::money::Money::new(
         processed_minor,
         order.invoice.amount.currency,
@@ -531,23 +547,7 @@ async fn a_charge_that_raced_a_price_change_is_posted_once_at_what_was_charged()
     assert_eq!(r["result"]["status"], 1, "{r}");
     let seller = sys.netopia_keys.seller_certificate_pem.clone();
     let charge = |purchase: &str, n: u32, minor: i64| {
-        let mut notify = Notify::new(Action::Confirmed, PaymentError::approved());
-        notify.purchase = Some(purchase.into());
-        notify.current_payment_count = Some(n);
-        notify.timestamp = Some(chrono::Utc::now().naive_utc());
-        notify.processed_amount = Some(paysys_platform::money::Money::new(
-            minor,
-            order.invoice.amount.currency,
-        ));
-        let ipn = Ipn {
-            order: order.clone(),
-            notify,
-        };
-        SealingKey::from_certificate_pem(&seller)
-            .expect("certificate")
-            .seal(ipn.to_xml().expect("xml").as_bytes(), Cipher::Aes256Cbc)
-            .expect("sealed")
-            .form_fields()
+        recurring_ipn_form(&order, purchase, Some(n), minor, &seller)
     };
     // Charge 2 at the old price: believed once, posted at 5.00.
     let answer = post_ipn(&sys, &charge("p-race-2", 2, 500)).await;

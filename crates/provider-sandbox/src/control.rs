@@ -161,14 +161,17 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     // Stable: same-time charges keep each simulator's order, then registration order.
     due.sort_by_key(|(at, _, _)| *at);
     let count = due.len();
+    let due = due.into_iter().map(|(at, sim, mut callback)| {
+        // A recurring charge happened at its due time, not at the clock's new time.
+        if let Some(c) = &mut callback.charge {
+            c.charged_at.get_or_insert(at);
+        }
+        (sim, callback)
+    });
     let width = app.settings.callback_concurrency.max(1);
     if width == 1 {
         // One after the other, in due order across every subscription and provider.
-        for (at, sim, mut callback) in due {
-            // A recurring charge happened at its due time, not at the clock's new time.
-            if let Some(c) = &mut callback.charge {
-                c.charged_at.get_or_insert(at);
-            }
+        for (sim, callback) in due {
             sim.deliver(&app, &callback).await;
         }
         return Json(json!({"ok": true, "now": now.to_rfc3339(), "charges": count}))
@@ -177,11 +180,7 @@ pub async fn advance(State(app): State<App>, raw: axum::body::Bytes) -> Response
     // One lane per subscription (its charges in order); `callback_concurrency` lanes at once.
     let mut lanes: Vec<Vec<_>> = Vec::new();
     let mut lane_of = std::collections::HashMap::new();
-    for (at, sim, mut callback) in due {
-        // A recurring charge happened at its due time, not at the clock's new time.
-        if let Some(c) = &mut callback.charge {
-            c.charged_at.get_or_insert(at);
-        }
+    for (sim, callback) in due {
         let key = (sim.name(), callback.reference.clone());
         let lane = *lane_of.entry(key).or_insert_with(|| {
             lanes.push(Vec::new());

@@ -39,13 +39,14 @@ mod system;
 
 use merchant::{Clock, Receiver};
 use paysys_platform::testing;
-use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use system::{load_fixtures, wait_capabilities, wait_consumers, Setup, System, SERVICES};
+use system::{
+    drop_database, load_fixtures, wait_capabilities, wait_consumers, Fresh, Setup, System, SERVICES,
+};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -251,23 +252,19 @@ async fn pg_counters(pool: &sqlx::PgPool) -> (i64, i64, i64) {
     .unwrap_or((0, 0, 0))
 }
 
+/// Transfers the ledger has posted so far.
+async fn posted_transfers(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM ledger.transfers")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0)
+}
+
 /// Messages ready in one of the run's queues.
 async fn queue_depth(amqp: &lapin::Connection, name: &str) -> Option<u32> {
-    let ch = amqp.create_channel().await.ok()?;
-    let n = ch
-        .queue_declare(
-            name.into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
+    paysys_tests::queue_counts(amqp, name)
         .await
-        .ok()
-        .map(|q| q.message_count());
-    let _ = ch.close(200, "ok".into()).await;
-    n
+        .map(|c| c.messages)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,22 +480,14 @@ async fn run() -> anyhow::Result<()> {
         o.concurrency, o.requests, o.offered, o.offered_secs, o.drain, o.subscriptions
     );
     let (receiver, receiver_url) = Receiver::serve(clock).await?;
-    let db = testing::fresh_database().await?;
-    let database_url = db.expose_secret().to_string();
-    let db_name = database_url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let (token, data_key) = system::generate_secrets();
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    let run_dir = std::env::temp_dir().join(format!(
-        "paysys-bench-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    ));
+    let Fresh {
+        database_url,
+        db_name,
+        token,
+        data_key,
+        bin_dir,
+        run_dir,
+    } = Fresh::new("bench").await?;
     let mut setup = Setup::new(
         run_dir.clone(),
         bin_dir,
@@ -839,15 +828,9 @@ async fn run() -> anyhow::Result<()> {
             last
         };
         println!("  queued: {ledger_msgs} events for the ledger, {notifier_msgs} for the notifier");
-        let transfers = || async {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ledger.transfers")
-                .fetch_one(&pool)
-                .await
-                .unwrap_or(0)
-        };
+        let transfers = || posted_transfers(&pool);
         let posted_before = transfers().await;
         let (a, pg_before) = (cpu_snapshot(&sys), pg_counters(&pool).await);
-        let started = Instant::now();
         sys.start("ledger")?;
         let secs = wait_until("ledger drain", Duration::from_secs(600), || {
             let (amqp, q) = (&amqp, &ledger_q);
@@ -863,7 +846,6 @@ async fn run() -> anyhow::Result<()> {
         })
         .await?;
         let (b, pg_after) = (cpu_snapshot(&sys), pg_counters(&pool).await);
-        let _ = started;
         let posted = transfers().await - posted_before;
         let rate = posted as f64 / secs;
         let commits =
@@ -881,9 +863,7 @@ async fn run() -> anyhow::Result<()> {
         );
         println!("  CPU: {}", cpu_shares(&a, &b).0);
 
-        let (c0, from) = count_received(&receiver, "new_payment", 0);
-        let _ = c0;
-        let notes_before = from;
+        let (_, notes_before) = count_received(&receiver, "new_payment", 0);
         let (a, pg_before) = (cpu_snapshot(&sys), pg_counters(&pool).await);
         sys.start("notifier")?;
         let secs = wait_until("notifier drain", Duration::from_secs(600), || {
@@ -932,21 +912,13 @@ async fn run() -> anyhow::Result<()> {
             n as f64 / wall
         );
         s.set("month_setup_s", wall);
-        let charges_before = || async {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ledger.transfers")
-                .fetch_one(&pool)
-                .await
-                .unwrap_or(0)
-        };
         // Every first charge posted and notified before the month starts.
-        let (first, _) = count_received(&receiver, "subscription_charge_success", 0);
-        let _ = first;
         wait_until("first charges notified", Duration::from_secs(1800), || {
             let (got, _) = count_received(&receiver, "subscription_charge_success", 0);
             async move { (got >= n, format!("{got}/{n} first charges notified")) }
         })
         .await?;
-        let base_posted = charges_before().await;
+        let base_posted = posted_transfers(&pool).await;
         let (_, base_notes) = count_received(&receiver, "subscription_charge_success", 0);
         let (a, pg_before) = (cpu_snapshot(&sys), pg_counters(&pool).await);
         let started = Instant::now();
@@ -965,7 +937,7 @@ async fn run() -> anyhow::Result<()> {
             })
         };
         let secs = wait_until("month", Duration::from_secs(7200), || {
-            let posted = charges_before();
+            let posted = posted_transfers(&pool);
             let (notified, _) =
                 count_received(&receiver, "subscription_charge_success", base_notes);
             async move {
@@ -1048,15 +1020,7 @@ async fn run() -> anyhow::Result<()> {
     if o.keep {
         println!("[bench] kept database {db_name} and {}", run_dir.display());
     } else {
-        if let Ok(mut conn) =
-            <sqlx::PgConnection as sqlx::Connection>::connect(&testing::admin_database_url()).await
-        {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
-            ))
-            .execute(&mut conn)
-            .await;
-        }
+        drop_database(&db_name).await;
         let _ = std::fs::remove_dir_all(&run_dir);
     }
     Ok(())

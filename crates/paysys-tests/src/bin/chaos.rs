@@ -25,10 +25,11 @@ mod system;
 use load::{Load, PROVIDERS};
 use merchant::{Api, Clock, Ev, Mode, Receiver, Stats};
 use paysys_platform::testing;
-use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use system::{load_fixtures, wait_capabilities, wait_consumers, Setup, System, SERVICES};
+use system::{
+    drop_database, load_fixtures, wait_capabilities, wait_consumers, Fresh, Setup, System, SERVICES,
+};
 
 /// One fault of the plan.
 #[derive(Debug, Clone)]
@@ -182,22 +183,14 @@ async fn run() -> anyhow::Result<bool> {
     let opts = Opts::from_env();
     let clock = Clock(Instant::now());
     let (receiver, receiver_url) = Receiver::serve(clock).await?;
-    let db = testing::fresh_database().await?;
-    let database_url = db.expose_secret().to_string();
-    let db_name = database_url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let (token, data_key) = system::generate_secrets();
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    let run_dir = std::env::temp_dir().join(format!(
-        "paysys-chaos-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    ));
+    let Fresh {
+        database_url,
+        db_name,
+        token,
+        data_key,
+        bin_dir,
+        run_dir,
+    } = Fresh::new("chaos").await?;
     let sys = Arc::new(System::prepare(
         Setup::new(
             run_dir.clone(),
@@ -719,19 +712,5 @@ fn print_table(
                 println!("  not recovered after {}: {e}", r.label);
             }
         }
-    }
-}
-
-/// The seed examples' merchants and channels (as scripts/fixtures.sh), through the CLI, with
-/// notifications to our merchant endpoint.
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    if !name.starts_with("paysys_test_") {
-        return;
-    }
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&testing::admin_database_url()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
     }
 }

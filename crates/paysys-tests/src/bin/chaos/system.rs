@@ -837,20 +837,9 @@ pub async fn wait_consumers(prefix: &str) -> anyhow::Result<()> {
     ] {
         let name = format!("{prefix}{queue}");
         loop {
-            let ch = conn.create_channel().await?;
-            let consumers = ch
-                .queue_declare(
-                    name.as_str().into(),
-                    lapin::options::QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    lapin::types::FieldTable::default(),
-                )
+            let consumers = paysys_tests::queue_counts(&conn, &name)
                 .await
-                .map(|q| q.consumer_count())
-                .unwrap_or(0);
-            let _ = ch.close(200, "ok".into()).await;
+                .map_or(0, |c| c.consumers);
             if consumers > 0 {
                 break;
             }
@@ -883,5 +872,62 @@ pub async fn wait_capabilities(database_url: &str) -> anyhow::Result<()> {
             "the edge did not learn the adapters' capabilities in 60 s"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What one run owns: a fresh database, a fresh internal token and data key, a folder of its
+/// own under the temporary directory, and the binaries built beside this one.
+pub struct Fresh {
+    pub database_url: String,
+    pub db_name: String,
+    pub token: String,
+    pub data_key: String,
+    pub bin_dir: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl Fresh {
+    /// `kind` names the folder (`paysys-<kind>-<8 hex>`).
+    pub async fn new(kind: &str) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        let db = paysys_platform::testing::fresh_database().await?;
+        let database_url = db.expose_secret().to_string();
+        let db_name = database_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let (token, data_key) = generate_secrets();
+        let bin_dir = std::env::current_exe()?
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let run_dir = std::env::temp_dir().join(format!(
+            "paysys-{kind}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ));
+        Ok(Self {
+            database_url,
+            db_name,
+            token,
+            data_key,
+            bin_dir,
+            run_dir,
+        })
+    }
+}
+
+/// Drops a run's database (only a test database: `paysys_test_*`).
+pub async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    if !name.starts_with("paysys_test_") {
+        return;
+    }
+    if let Ok(mut conn) =
+        sqlx::PgConnection::connect(&paysys_platform::testing::admin_database_url()).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
     }
 }
