@@ -125,11 +125,84 @@ impl Backoff {
     }
 }
 
+/// The key of a message whose handling must wait for every earlier message of the same key
+/// (routing key, payload); None: the shared key of all keyless messages.
+pub type OrderKey = fn(&str, &[u8]) -> Option<String>;
+
 /// How [`consume_with`] runs: handlers at once (1 keeps the queue's order), and retries.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsumeOptions {
     pub concurrency: usize,
     pub backoff: Backoff,
+    /// With a key, messages of one key are handled one after the other in the queue's order
+    /// while messages of other keys run at once (up to `concurrency`).
+    pub order_key: Option<OrderKey>,
+}
+
+/// Hands out turns in the order deliveries arrive: a delivery's turn comes when the previous
+/// delivery of its key has been settled (or dropped). Taken synchronously as each delivery comes
+/// off the stream, so the queue's order is the order of the chain, however the handlers are
+/// scheduled afterwards.
+#[derive(Clone, Default)]
+struct Sequencer {
+    tails: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, Tail)>>>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+type Tail = futures::future::Shared<tokio::sync::oneshot::Receiver<()>>;
+
+/// One delivery's place in its key's chain; dropping it lets the next delivery of the key go.
+struct Turn {
+    previous: Option<Tail>,
+    _done: tokio::sync::oneshot::Sender<()>,
+    release: Option<(Sequencer, String, u64)>,
+}
+
+impl Sequencer {
+    fn turn(&self, key: String) -> Turn {
+        use futures::FutureExt;
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut tails = self.tails.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = tails
+            .insert(key.clone(), (seq, rx.shared()))
+            .map(|(_, t)| t);
+        Turn {
+            previous,
+            _done: done,
+            release: Some((self.clone(), key, seq)),
+        }
+    }
+}
+
+impl Turn {
+    fn free() -> Turn {
+        Turn {
+            previous: None,
+            _done: tokio::sync::oneshot::channel().0,
+            release: None,
+        }
+    }
+
+    /// Waits until every earlier delivery of the key is settled.
+    async fn wait(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            // Ok or Canceled: either way the previous delivery is done with.
+            let _ = previous.await;
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // The last of its key leaves no tail behind, so the map holds only keys in flight.
+        if let Some((sequencer, key, seq)) = self.release.take() {
+            let mut tails = sequencer.tails.lock().unwrap_or_else(|p| p.into_inner());
+            if tails.get(&key).is_some_and(|(s, _)| *s == seq) {
+                tails.remove(&key);
+            }
+        }
+    }
 }
 
 /// `<prefix><exchange>.dead`, where dead letters wait for `paysys dlq`.
@@ -453,6 +526,28 @@ pub async fn consume(
     let options = ConsumeOptions {
         concurrency: settings.prefetch.max(1) as usize,
         backoff: Backoff::default(),
+        order_key: None,
+    };
+    consume_with(settings, queue, bindings, handler, shutdown, options).await
+}
+
+/// As [`consume`], but the messages of one key (`order_key`: for domain events, their
+/// merchant's order) are handled one after the other in the queue's order, each only once the
+/// one before is settled; messages of different keys are handled at once, up to the prefetch.
+/// For a consumer whose effects must follow the order each order's events were published in
+/// (the notifier) without handling all orders one at a time.
+pub async fn consume_in_order_per_key(
+    settings: AmqpSettings,
+    queue: String,
+    bindings: Vec<String>,
+    handler: Handler,
+    shutdown: Shutdown,
+    order_key: OrderKey,
+) {
+    let options = ConsumeOptions {
+        concurrency: settings.prefetch.max(1) as usize,
+        backoff: Backoff::default(),
+        order_key: Some(order_key),
     };
     consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
@@ -470,6 +565,7 @@ pub async fn consume_in_order(
     let options = ConsumeOptions {
         concurrency: 1,
         backoff: Backoff::default(),
+        order_key: None,
     };
     consume_with(settings, queue, bindings, handler, shutdown, options).await
 }
@@ -536,14 +632,26 @@ pub async fn consume_with(
                 ),
             };
             tracing::info!(queue = %queue, "consuming");
-            let stream = consumer.take_until(Box::pin(shutdown.clone().wait_owned()));
+            let sequencer = Sequencer::default();
+            let stream = consumer
+                .take_until(Box::pin(shutdown.clone().wait_owned()))
+                // In the queue's order, before any handler runs.
+                .map(|delivery| {
+                    let turn = match (options.order_key, &delivery) {
+                        (Some(key), Ok(d)) => sequencer
+                            .turn(key(d.routing_key.as_str(), &d.data).unwrap_or_default()),
+                        _ => Turn::free(),
+                    };
+                    (delivery, turn)
+                });
             stream
-                .for_each_concurrent(concurrency, |delivery| {
+                .for_each_concurrent(concurrency, |(delivery, mut turn)| {
                     let handler = handler.clone();
                     let queue = queue.clone();
                     let shutdown = shutdown.clone();
                     let ch = ch.clone();
                     async move {
+                        turn.wait().await;
                         let delivery = match delivery {
                             Ok(d) => d,
                             Err(e) => {

@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod broker_watch;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;

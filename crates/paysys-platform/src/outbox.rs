@@ -97,7 +97,7 @@ pub async fn enqueue(
 
 /// The order a domain event belongs to, whose events must leave in sequence; None for other
 /// messages (provider commands), which carry no order between them.
-fn order_key(routing_key: &str, payload: &[u8]) -> Option<String> {
+pub fn order_key(routing_key: &str, payload: &[u8]) -> Option<String> {
     if !crate::events::ALL.contains(&routing_key) {
         return None;
     }

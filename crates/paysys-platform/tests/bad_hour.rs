@@ -267,6 +267,7 @@ async fn a_handler_failing_transiently_more_often_than_the_delivery_limit_still_
             max: Duration::from_millis(40),
             hold: Duration::from_millis(400),
         },
+        order_key: None,
     };
     tokio::spawn(broker::consume_with(
         settings.clone(),

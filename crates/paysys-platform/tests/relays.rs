@@ -200,3 +200,130 @@ async fn rows_claimed_by_a_relay_that_died_are_published_by_another_after_the_le
     assert_eq!(per_order["b"], [1]);
     shutdown.trigger();
 }
+
+/// The notifier's consumer: each order's events are handled one after the other in their
+/// sequence, never two of one order at once, while different orders are handled at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_in_order_per_key_keeps_each_orders_sequence_and_runs_orders_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let settings = testing::amqp_settings(&testing::unique_prefix());
+    let shutdown = Shutdown::new();
+    let queue = settings.queue("orders");
+    let bindings = vec!["subscription.*".to_string()];
+    let conn = lapin::Connection::connect(&testing::amqp_url(), Default::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    broker::declare_exchanges(&ch, &settings).await.unwrap();
+    broker::declare_queue(&ch, &settings, &queue, &bindings)
+        .await
+        .unwrap();
+    let _ = conn.close(200, "bye".into()).await;
+
+    let arrivals: Arrivals = Default::default();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most_in_flight = Arc::new(AtomicUsize::new(0));
+    let busy_orders: Arc<Mutex<std::collections::HashSet<String>>> = Default::default();
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let handler: Handler = {
+        let (arrivals, in_flight, most, busy, overlaps) = (
+            arrivals.clone(),
+            in_flight.clone(),
+            most_in_flight.clone(),
+            busy_orders.clone(),
+            overlaps.clone(),
+        );
+        Arc::new(move |m: Message| {
+            let (arrivals, in_flight, most, busy, overlaps) = (
+                arrivals.clone(),
+                in_flight.clone(),
+                most.clone(),
+                busy.clone(),
+                overlaps.clone(),
+            );
+            Box::pin(async move {
+                let (_, e) = events::decode(&m)?;
+                if !busy.lock().unwrap().insert(e.order_id.clone()) {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Handlers finish out of their arrival order.
+                let pause = rand::random::<u64>() % 4;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                arrivals
+                    .lock()
+                    .unwrap()
+                    .push((e.order_id.clone(), e.sequence));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                busy.lock().unwrap().remove(&e.order_id);
+                Ok::<(), HandleError>(())
+            })
+        })
+    };
+    tokio::spawn(broker::consume_in_order_per_key(
+        settings.clone(),
+        queue,
+        bindings,
+        handler,
+        shutdown.clone(),
+        outbox::order_key,
+    ));
+    // Published straight, not through the relay (which sends one event per order at a time):
+    // each order's events lie next to each other in the queue, in runs.
+    const ORDERS: usize = 8;
+    const CHARGES: u32 = 40;
+    let orders: Vec<String> = (0..ORDERS).map(|i| format!("order-{i}")).collect();
+    let publisher = Publisher::new(settings.clone(), vec![], shutdown.clone());
+    let headers = BTreeMap::new();
+    let mut payloads = Vec::new();
+    for chunk in 0..4 {
+        for order in &orders {
+            for seq in chunk * 10 + 1..=chunk * 10 + 10 {
+                let e = event(order, seq);
+                payloads.push((e.event_id.clone(), e.encode_to_vec()));
+            }
+        }
+    }
+    let batch: Vec<broker::Outgoing> = payloads
+        .iter()
+        .map(|(id, payload)| broker::Outgoing {
+            exchange: &settings.exchange,
+            routing_key: events::SUBSCRIPTION_CHARGED,
+            message_id: uuid::Uuid::parse_str(id).unwrap(),
+            payload,
+            headers: &headers,
+        })
+        .collect();
+    assert!(publisher
+        .publish_batch(&batch)
+        .await
+        .unwrap()
+        .iter()
+        .all(|ok| *ok));
+    let total = ORDERS * CHARGES as usize;
+    wait_until("every event", 60, || {
+        arrivals.lock().unwrap().len() >= total
+    })
+    .await;
+    shutdown.trigger();
+    let per_order = first_arrivals(&arrivals.lock().unwrap());
+    let expected: Vec<u32> = (1..=CHARGES).collect();
+    for order in &orders {
+        assert_eq!(
+            per_order.get(order),
+            Some(&expected),
+            "{order}: out of sequence"
+        );
+    }
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "two events of one order were handled at once"
+    );
+    assert!(
+        most_in_flight.load(Ordering::SeqCst) > 1,
+        "orders were handled one at a time (at most {} in flight)",
+        most_in_flight.load(Ordering::SeqCst)
+    );
+}
