@@ -1,11 +1,13 @@
 //! Event consumer: each domain event a merchant should hear about becomes one persisted
-//! notification, created in the same transaction that claims the event id, so a redelivered
-//! event never notifies twice. The delivery worker is woken right after the commit.
+//! notification, created in the same statement that claims the event id, so a redelivered
+//! event never notifies twice. The delivery worker is woken right after the commit. Events of
+//! one order are handled in their order, different orders at once
+//! (`broker::consume_in_order_per_key`).
 
 use crate::body;
-use crate::store::{self, Disposition, NewNotification};
+use crate::store::{self, Disposition, Endpoints, NewNotification};
 use paysys_platform::broker::{HandleError, Handler, Message};
-use paysys_platform::{events, outbox, signing};
+use paysys_platform::{events, signing};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -17,12 +19,17 @@ pub const BINDING: &str = "#";
 #[derive(Clone)]
 pub struct Consumer {
     pool: PgPool,
+    endpoints: Endpoints,
     wake: Arc<Notify>,
 }
 
 impl Consumer {
-    pub fn new(pool: PgPool, wake: Arc<Notify>) -> Self {
-        Self { pool, wake }
+    pub fn new(pool: PgPool, endpoints: Endpoints, wake: Arc<Notify>) -> Self {
+        Self {
+            pool,
+            endpoints,
+            wake,
+        }
     }
 
     /// The handler for `broker::consume`.
@@ -46,12 +53,9 @@ impl Consumer {
                 event.kind
             )));
         }
-        let mut tx = self.pool.begin().await.map_err(transient)?;
-        if !outbox::claim(&mut tx, event_id).await.map_err(transient)? {
-            tracing::debug!(%event_id, "event already notified; skipping the redelivery");
-            return Ok(());
-        }
-        let endpoint = store::endpoint(&mut *tx, &event.merchant_id)
+        let endpoint = self
+            .endpoints
+            .get(&event.merchant_id)
             .await
             .map_err(transient)?;
         let (body, disposition) = match endpoint {
@@ -81,10 +85,13 @@ impl Consumer {
             body,
             disposition,
         };
-        store::insert_notification(&mut tx, &notification)
+        if !store::claim_and_insert(&self.pool, &notification)
             .await
-            .map_err(transient)?;
-        tx.commit().await.map_err(transient)?;
+            .map_err(transient)?
+        {
+            tracing::debug!(%event_id, "event already notified; skipping the redelivery");
+            return Ok(());
+        }
         match &notification.disposition {
             Disposition::Pending => {
                 tracing::info!(id = %notification.id, %event_id, method, "notification queued");

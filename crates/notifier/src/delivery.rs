@@ -11,7 +11,7 @@ use crate::config::NotifierSettings;
 use crate::consumer::{bad_secret, no_endpoint};
 use crate::destination::{self, GuardedResolver, Policy};
 use crate::schedule;
-use crate::store::{self, AttemptResult, Leased, Next};
+use crate::store::{self, AttemptResult, Endpoints, Leased, Next};
 use paysys_platform::{signing, Shutdown};
 use prost::Message as _;
 use secrecy::ExposeSecret;
@@ -24,6 +24,7 @@ use tracing::Instrument;
 
 pub struct Worker {
     pool: PgPool,
+    endpoints: Endpoints,
     client: reqwest::Client,
     policy: Policy,
     settings: NotifierSettings,
@@ -33,6 +34,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(
         pool: PgPool,
+        endpoints: Endpoints,
         settings: NotifierSettings,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
@@ -50,6 +52,7 @@ impl Worker {
             .build()?;
         Ok(Self {
             pool,
+            endpoints,
             client,
             policy,
             settings,
@@ -113,7 +116,7 @@ impl Worker {
     }
 
     async fn try_deliver(&self, leased: &Leased) -> anyhow::Result<()> {
-        let Some(endpoint) = store::endpoint(&self.pool, &leased.merchant_id).await? else {
+        let Some(endpoint) = self.endpoints.get(&leased.merchant_id).await? else {
             return self.dead(leased, &no_endpoint(&leased.merchant_id)).await;
         };
         let Ok(key) = signing::decode_whsec(endpoint.secret.expose_secret()) else {

@@ -5,8 +5,9 @@ use crate::config::Settings;
 use crate::consumer::{self, Consumer};
 use crate::delivery::Worker;
 use crate::grpc::NotifierService;
+use crate::store;
 use paysys_platform::server;
-use paysys_platform::{broker, db, Shutdown};
+use paysys_platform::{broker, cache, db, outbox, Shutdown};
 use paysys_proto::notifier_server::NotifierServer;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -98,19 +99,34 @@ impl Application {
         };
         let router = server::finish(axum::Router::new(), Some(grpc), ready);
 
-        let worker = Worker::new(pool.clone(), settings.notifier.clone(), wake.clone())?;
-        let handler = Consumer::new(pool, wake).handler();
+        let endpoints = store::Endpoints::new(pool.clone());
+        let worker = Worker::new(
+            pool.clone(),
+            endpoints.clone(),
+            settings.notifier.clone(),
+            wake.clone(),
+        )?;
+        let handler = Consumer::new(pool.clone(), endpoints.clone(), wake).handler();
 
         let mut tasks = JoinSet::new();
         tasks.spawn(server::serve(listener, router, shutdown.clone()));
-        // In order: a notification is created after the ones of events published before it,
-        // which the per-order delivery order relies on.
-        tasks.spawn(run_and_ok(broker::consume_in_order(
+        // The endpoints' cache is emptied by every committed change to them.
+        tasks.spawn(run_and_ok(cache::listen(
+            pool,
+            store::ENDPOINTS_CHANNEL,
+            vec![endpoints.cache()],
+            shutdown.clone(),
+        )));
+        // In order per order: a notification is created after the ones of its order's events
+        // published before it, which the per-order delivery order relies on; different orders
+        // at once, up to the prefetch.
+        tasks.spawn(run_and_ok(broker::consume_in_order_per_key(
             settings.amqp.clone(),
             settings.amqp.queue("notifier.events"),
             vec![consumer::BINDING.to_string()],
             handler,
             shutdown.clone(),
+            outbox::order_key,
         )));
         tasks.spawn(run_and_ok(worker.run(shutdown.clone())));
 

@@ -3,15 +3,18 @@
 
 use crate::choice::Choice;
 use chrono::{DateTime, Utc};
+use paysys_platform::cache::{self, Cache};
 use paysys_platform::sealed::DataKey;
 use secrecy::SecretString;
 use sqlx::types::Json;
-use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction};
+use sqlx::{PgExecutor, PgPool, Row};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// Where and how a merchant is notified.
+#[derive(Clone)]
 pub struct Endpoint {
     pub url: String,
     /// `whsec_<base64>`: signs both `params.signature` and the Standard Webhooks header.
@@ -158,6 +161,47 @@ pub async fn endpoint<'e>(
     .transpose()
 }
 
+/// The channel a committed change to `endpoints` notifies (migration
+/// `20261205000000_endpoints_notify`).
+pub const ENDPOINTS_CHANNEL: &str = "paysys_notifier_endpoints";
+
+/// Merchants' endpoints, read through a cache that a change to `endpoints` empties
+/// ([`paysys_platform::cache`]): the consumer and the delivery worker ask for the endpoint of
+/// every event and every attempt, and it changes only when an operator changes it. A merchant
+/// without an endpoint is asked of the database every time, so one configured a moment ago is
+/// found at once.
+#[derive(Clone)]
+pub struct Endpoints {
+    pool: PgPool,
+    cache: Arc<Cache<String, Arc<Endpoint>>>,
+}
+
+impl Endpoints {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            cache: Cache::new(
+                "notifier_endpoints",
+                cache::DEFAULT_TTL,
+                cache::DEFAULT_MAX_ENTRIES,
+            ),
+        }
+    }
+
+    /// What [`cache::listen`] empties.
+    pub fn cache(&self) -> Arc<dyn cache::Invalidate> {
+        self.cache.clone()
+    }
+
+    pub async fn get(&self, merchant_id: &str) -> sqlx::Result<Option<Arc<Endpoint>>> {
+        self.cache
+            .get_or_load(&merchant_id.to_string(), || async {
+                Ok(endpoint(&self.pool, merchant_id).await?.map(Arc::new))
+            })
+            .await
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pending,
@@ -228,16 +272,18 @@ impl Disposition {
     }
 }
 
-/// Inserts unless the event already has a notification; true when inserted.
-pub async fn insert_notification(
-    tx: &mut Transaction<'_, Postgres>,
-    n: &NewNotification<'_>,
-) -> sqlx::Result<bool> {
+/// Claims the event in the inbox and inserts its notification, in one statement (one round
+/// trip, one commit): false when the event was claimed before (a redelivery), and nothing is
+/// written then.
+pub async fn claim_and_insert(pool: &PgPool, n: &NewNotification<'_>) -> sqlx::Result<bool> {
     let status = n.disposition.status();
     let r = sqlx::query(
-        "INSERT INTO notifications
+        "WITH claimed AS (
+             INSERT INTO inbox (message_id) VALUES ($2) ON CONFLICT DO NOTHING RETURNING message_id)
+         INSERT INTO notifications
            (id, event_id, merchant_id, method, order_id, event, body, status, next_attempt_at, last_error, trace_context)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'pending' THEN now() END, $9, $10)
+         SELECT $1, message_id, $3, $4, $5, $6, $7, $8, CASE WHEN $8 = 'pending' THEN now() END, $9, $10
+         FROM claimed
          ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(n.id)
@@ -251,7 +297,7 @@ pub async fn insert_notification(
     .bind(n.disposition.reason())
     // The event's trace (the consumer's span): its deliveries continue it.
     .bind(Json(paysys_platform::telemetry::current_context_headers()))
-    .execute(&mut **tx)
+    .execute(pool)
     .await?;
     Ok(r.rows_affected() == 1)
 }
@@ -350,24 +396,17 @@ pub async fn record_attempt(
     result: &AttemptResult,
     next: Next,
 ) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO attempts (notification_id, attempt_no, http_status, error, duration_ms)
-         VALUES ($1, (SELECT count(*) + 1 FROM attempts WHERE notification_id = $1), $2, $3, $4)",
-    )
-    .bind(leased.id)
-    .bind(result.http_status.map(i32::from))
-    .bind(result.error.as_deref())
-    .bind(result.duration.as_millis() as i64)
-    .execute(&mut *tx)
-    .await?;
     let (status, delay) = match next {
         Next::Delivered => (Status::Delivered, None),
         Next::RetryIn(d) => (Status::Pending, Some(d.as_secs_f64())),
         Next::Dead => (Status::Dead, None),
     };
+    // One statement, so one round trip and one commit: both parts or neither.
     sqlx::query(
-        "UPDATE notifications SET
+        "WITH attempt AS (
+             INSERT INTO attempts (notification_id, attempt_no, http_status, error, duration_ms)
+             VALUES ($1, (SELECT count(*) + 1 FROM attempts WHERE notification_id = $1), $6, $5, $7))
+         UPDATE notifications SET
            status = $3,
            attempts = attempts + 1,
            next_attempt_at = now() + make_interval(secs => $4),
@@ -380,9 +419,11 @@ pub async fn record_attempt(
     .bind(status.as_str())
     .bind(delay)
     .bind(result.error.as_deref())
-    .execute(&mut *tx)
+    .bind(result.http_status.map(i32::from))
+    .bind(result.duration.as_millis() as i64)
+    .execute(pool)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Dead-letters a notification that cannot be sent at all (no endpoint, unusable secret).

@@ -209,6 +209,9 @@ async fn replaying_a_skipped_notification_delivers_it_at_its_url() {
     app.stop().await;
 }
 
+/// Also the notifier's endpoint cache: the first event caches the endpoint, and only the
+/// notification of the change (LISTEN/NOTIFY) makes the second event see the new choice (with a
+/// listener that ignores notifications, this test fails: the second event is skipped).
 #[tokio::test]
 async fn saving_the_endpoint_again_replaces_the_choice() {
     let app = spawn_app(&Options::default()).await;
