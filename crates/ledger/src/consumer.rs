@@ -1,13 +1,12 @@
-//! Turns charge events (queue `ledger.events`) into the books: one transaction per event holds
-//! the inbox claim and either the posted transfer or the recorded failure, so a redelivery, a
-//! duplicate or a replay under a new event id changes nothing.
+//! Turns charge events (queue `ledger.events`) into the books: one statement per event (one
+//! round trip, one commit) holds the inbox claim and either the posted transfer or the recorded
+//! failure, so a redelivery, a duplicate or a replay under a new event id changes nothing.
 
 use crate::charge::{Charge, Outcome};
 use crate::domain::{self, FeeBps};
-use crate::store;
+use crate::store::{self, Applied};
 use paysys_platform::broker::{HandleError, Handler, Message};
 use paysys_platform::events::decode;
-use paysys_platform::outbox::claim;
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -19,6 +18,22 @@ fn db_error(e: sqlx::Error) -> HandleError {
         HandleError::Poison(e) => HandleError::Poison(e.context("ledger database")),
         HandleError::Transient(e) => HandleError::Transient(e.context("ledger database")),
     }
+}
+
+/// Whether the lines balance per currency (every line of a transfer is in its charge's currency).
+fn balanced(t: &domain::Transfer) -> bool {
+    let (mut d, mut c) = (0i64, 0i64);
+    t.lines.iter().all(|l| {
+        let (ld, lc) = l.debit_credit();
+        match (d.checked_add(ld), c.checked_add(lc)) {
+            (Some(nd), Some(nc)) => {
+                (d, c) = (nd, nc);
+                true
+            }
+            _ => false,
+        }
+    }) && d == c
+        && d > 0
 }
 
 fn poison(e: impl Into<anyhow::Error>) -> HandleError {
@@ -62,43 +77,35 @@ impl Consumer {
             ),
             Outcome::Failed => None,
         };
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if !claim(&mut tx, event_id).await.map_err(db_error)? {
-            metrics::counter!("paysys_ledger_events_total", "result" => "redelivered").increment(1);
-            return Ok(());
-        }
-        let result = match transfer {
+        let applied = match transfer {
             Some(transfer) => {
-                match store::post_transfer(&mut tx, event_id, &charge, &transfer)
+                // Balanced before it is written: a bug, not bad input, is dead-lettered so the
+                // event can be replayed after the fix. The database checks again at commit.
+                if !balanced(&transfer) {
+                    return Err(poison(anyhow::anyhow!(
+                        "the transfer of charge {}:{} would be unbalanced",
+                        charge.provider,
+                        charge.charge_id
+                    )));
+                }
+                store::post_transfer(&self.pool, event_id, &charge, &transfer)
                     .await
                     .map_err(db_error)?
-                {
-                    Some(transfer_id) => {
-                        if !store::is_balanced(&mut tx, transfer_id)
-                            .await
-                            .map_err(db_error)?
-                        {
-                            // A bug, not bad input: dead-letter the event so it can be replayed
-                            // after the fix; the rollback leaves the books untouched.
-                            return Err(poison(anyhow::anyhow!(
-                                "transfer {transfer_id} of charge {}:{} would be unbalanced",
-                                charge.provider,
-                                charge.charge_id
-                            )));
-                        }
-                        "posted"
-                    }
-                    None => "duplicate_charge",
-                }
             }
-            None => {
-                store::record_failure(&mut tx, event_id, &charge)
-                    .await
-                    .map_err(db_error)?;
-                "failed_recorded"
-            }
+            None => store::record_failure(&self.pool, event_id, &charge)
+                .await
+                .map_err(db_error)?,
         };
-        tx.commit().await.map_err(db_error)?;
+        let result = match applied {
+            Applied::Redelivered => {
+                metrics::counter!("paysys_ledger_events_total", "result" => "redelivered")
+                    .increment(1);
+                return Ok(());
+            }
+            Applied::Posted(_) => "posted",
+            Applied::DuplicateCharge => "duplicate_charge",
+            Applied::FailureRecorded => "failed_recorded",
+        };
         tracing::info!(
             %event_id,
             merchant_id = %charge.merchant_id,

@@ -5,24 +5,55 @@
 use crate::charge::Charge;
 use crate::domain::{Book, Transfer};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-/// Writes the transfer of a successful charge and its lines, in the charge's book. `None` when
-/// the charge was posted before in that book (same provider charge, perhaps under another event
-/// id): nothing is written then.
+/// What became of a charge event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was claimed before (a redelivery): nothing written.
+    Redelivered,
+    /// Posted: the transfer's id.
+    Posted(Uuid),
+    /// The charge was posted before in its book (same provider charge, perhaps under another
+    /// event id): only the event's claim written.
+    DuplicateCharge,
+    /// A failed charge, recorded (never posted).
+    FailureRecorded,
+}
+
+/// Claims the event in the inbox and writes the transfer of a successful charge with its lines,
+/// in the charge's book, in ONE statement (one round trip, one commit). The database checks at
+/// commit that the lines balance per currency (the deferred trigger `entries_balanced`).
 pub async fn post_transfer(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     event_id: Uuid,
     charge: &Charge,
     transfer: &Transfer,
-) -> sqlx::Result<Option<Uuid>> {
+) -> sqlx::Result<Applied> {
     let id = Uuid::now_v7();
-    let inserted = sqlx::query(
-        "INSERT INTO transfers (id, event_id, charge_id, provider, merchant_id, order_id, channel_id,
-                                kind, sequence, amount_minor, fee_minor, currency, occurred_at, book)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT (book, charge_key) DO NOTHING",
+    let mut accounts = Vec::new();
+    let mut debits = Vec::new();
+    let mut credits = Vec::new();
+    for line in &transfer.lines {
+        let (d, c) = line.debit_credit();
+        accounts.push(line.account.to_string());
+        debits.push(d);
+        credits.push(c);
+    }
+    let (claimed, transfer_id): (bool, Option<Uuid>) = sqlx::query_as(
+        "WITH claimed AS (
+             INSERT INTO inbox (message_id) VALUES ($2) ON CONFLICT DO NOTHING RETURNING message_id),
+         t AS (
+             INSERT INTO transfers (id, event_id, charge_id, provider, merchant_id, order_id, channel_id,
+                                    kind, sequence, amount_minor, fee_minor, currency, occurred_at, book)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM claimed
+             ON CONFLICT (book, charge_key) DO NOTHING RETURNING id),
+         e AS (
+             INSERT INTO entries (transfer_id, account, debit, credit, currency, book)
+             SELECT t.id, a, d, c, $12, $14
+             FROM t, UNNEST($15::text[], $16::bigint[], $17::bigint[]) AS l(a, d, c))
+         SELECT EXISTS (SELECT 1 FROM claimed), (SELECT id FROM t)",
     )
     .bind(id)
     .bind(event_id)
@@ -38,60 +69,33 @@ pub async fn post_transfer(
     .bind(charge.currency.as_str())
     .bind(charge.occurred_at)
     .bind(charge.book.as_str())
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(None);
-    }
-    let mut accounts = Vec::new();
-    let mut debits = Vec::new();
-    let mut credits = Vec::new();
-    for line in &transfer.lines {
-        let (d, c) = line.debit_credit();
-        accounts.push(line.account.to_string());
-        debits.push(d);
-        credits.push(c);
-    }
-    sqlx::query(
-        "INSERT INTO entries (transfer_id, account, debit, credit, currency, book)
-         SELECT $1, a, d, c, $5, $6 FROM UNNEST($2::text[], $3::bigint[], $4::bigint[]) AS l(a, d, c)",
-    )
-    .bind(id)
     .bind(&accounts)
     .bind(&debits)
     .bind(&credits)
-    .bind(charge.currency.as_str())
-    .bind(charge.book.as_str())
-    .execute(&mut **tx)
+    .fetch_one(pool)
     .await?;
-    Ok(Some(id))
+    Ok(match (claimed, transfer_id) {
+        (false, _) => Applied::Redelivered,
+        (true, Some(id)) => Applied::Posted(id),
+        (true, None) => Applied::DuplicateCharge,
+    })
 }
 
-/// Whether the stored lines of a transfer balance, as read back inside the transaction.
-pub async fn is_balanced(
-    tx: &mut Transaction<'_, Postgres>,
-    transfer_id: Uuid,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT COALESCE(SUM(debit), 0) = COALESCE(SUM(credit), 0) AND COUNT(*) > 0
-         FROM entries WHERE transfer_id = $1",
-    )
-    .bind(transfer_id)
-    .fetch_one(&mut **tx)
-    .await
-}
-
-/// Records a failed charge (never posted); false when this event was recorded before.
+/// Claims the event and records a failed charge (never posted), in one statement.
 pub async fn record_failure(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     event_id: Uuid,
     charge: &Charge,
-) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "INSERT INTO failed_charges (event_id, merchant_id, order_id, provider, charge_id, kind,
-                                     sequence, amount_minor, currency, reason, occurred_at, book)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (event_id) DO NOTHING",
+) -> sqlx::Result<Applied> {
+    let claimed: bool = sqlx::query_scalar(
+        "WITH claimed AS (
+             INSERT INTO inbox (message_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING message_id),
+         f AS (
+             INSERT INTO failed_charges (event_id, merchant_id, order_id, provider, charge_id, kind,
+                                         sequence, amount_minor, currency, reason, occurred_at, book)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM claimed
+             ON CONFLICT (event_id) DO NOTHING)
+         SELECT EXISTS (SELECT 1 FROM claimed)",
     )
     .bind(event_id)
     .bind(&charge.merchant_id)
@@ -105,9 +109,13 @@ pub async fn record_failure(
     .bind(&charge.failure_reason)
     .bind(charge.occurred_at)
     .bind(charge.book.as_str())
-    .execute(&mut **tx)
+    .fetch_one(pool)
     .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(if claimed {
+        Applied::FailureRecorded
+    } else {
+        Applied::Redelivered
+    })
 }
 
 /// Summed lines of one account in one currency.
