@@ -112,7 +112,7 @@ impl Application {
         tasks.spawn(server::serve(listener, router, shutdown.clone()));
         // The endpoints' cache is emptied by every committed change to them.
         tasks.spawn(run_and_ok(cache::listen(
-            pool,
+            &pool,
             store::ENDPOINTS_CHANNEL,
             vec![endpoints.cache()],
             shutdown.clone(),

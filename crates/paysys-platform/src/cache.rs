@@ -145,8 +145,25 @@ impl<K: Send, V: Send> Invalidate for Cache<K, V> {
 }
 
 /// Listens on `channel` until shutdown and empties `caches` on every notification. While not
-/// connected the caches serve nothing; it reconnects with a backoff of up to 5 s.
-pub async fn listen(
+/// connected the caches serve nothing; it reconnects with a backoff of up to 5 s. It listens on
+/// a connection of its own (with `pool`'s settings), so the service keeps every connection of
+/// `pool` for its work.
+pub fn listen(
+    pool: &PgPool,
+    channel: &'static str,
+    caches: Vec<Arc<dyn Invalidate>>,
+    shutdown: Shutdown,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    listen_on(own, channel, caches, shutdown)
+}
+
+async fn listen_on(
     pool: PgPool,
     channel: &'static str,
     caches: Vec<Arc<dyn Invalidate>>,

@@ -54,7 +54,7 @@ async fn a_committed_change_empties_the_cache_and_a_lost_listener_serves_nothing
     let c: Arc<Cache<String, i32>> = Cache::new("things", cache::DEFAULT_TTL, 100);
     let shutdown = Shutdown::new();
     let listener = tokio::spawn(cache::listen(
-        pool.clone(),
+        &pool,
         CHANNEL,
         vec![c.clone() as Arc<dyn Invalidate>],
         shutdown.clone(),

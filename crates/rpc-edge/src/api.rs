@@ -2,6 +2,7 @@
 //! the gRPC `PaySystem` service) call `Api::call`.
 
 use crate::auth::Authenticator;
+use crate::directory::Directory;
 use crate::domain::{OrderRequest, TransExtId};
 use crate::jsonrpc::{Call, CallContext, Dispatch, RpcError};
 use crate::params::Fields;
@@ -26,6 +27,8 @@ pub struct Api {
     pub amqp_queue_prefix: String,
     /// Wakes the outbox relay after a command was stored.
     pub outbox: paysys_platform::outbox::OutboxSignal,
+    /// Channels, cached until they change (the same caches as `auth`'s).
+    pub directory: Directory,
 }
 
 impl Dispatch for Api {
@@ -200,32 +203,41 @@ impl Api {
         req: &OrderRequest,
         kind: OrderKind,
     ) -> Result<store::Channel, RpcError> {
-        let channel = store::channel(&self.pool, &req.merchant_id, &req.channel_id)
-            .await
-            .map_err(RpcError::database)?
-            .ok_or_else(|| {
-                RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
-            })?;
         let want_kind = if kind == OrderKind::Subscription {
             "subscription"
         } else {
             "one_time"
         };
-        if channel.kind != want_kind {
-            return Err(RpcError::invalid_field(
-                "payment.channel_id",
-                format!(
-                    "channel {} is a {} channel; {} needs a {} channel",
-                    channel.id, channel.kind, call.method, want_kind
-                ),
-            ));
-        }
-        if channel.currency.trim() != req.currency.as_str() {
-            return Err(RpcError::invalid_field(
-                "payment.currency",
-                format!("channel {} takes {}", channel.id, channel.currency.trim()),
-            ));
-        }
+        let fits = |channel: &store::Channel| {
+            if channel.kind != want_kind {
+                return Err(RpcError::invalid_field(
+                    "payment.channel_id",
+                    format!(
+                        "channel {} is a {} channel; {} needs a {} channel",
+                        channel.id, channel.kind, call.method, want_kind
+                    ),
+                ));
+            }
+            if channel.currency.trim() != req.currency.as_str() {
+                return Err(RpcError::invalid_field(
+                    "payment.currency",
+                    format!("channel {} takes {}", channel.id, channel.currency.trim()),
+                ));
+            }
+            Ok(())
+        };
+        // A cached channel that does not fit is read again: only the database's is refused.
+        let channel = self
+            .directory
+            .channel(&self.pool, &req.merchant_id, &req.channel_id, |c| {
+                fits(c).is_ok()
+            })
+            .await
+            .map_err(RpcError::database)?
+            .ok_or_else(|| {
+                RpcError::invalid_field("payment.channel_id", "no such channel for this merchant")
+            })?;
+        fits(&channel)?;
         if kind == OrderKind::OneTime && req.amount().minor <= 0 {
             return Err(RpcError::invalid_field(
                 "articles",

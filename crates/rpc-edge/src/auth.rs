@@ -12,7 +12,13 @@
 //! At rest (`edge.merchants`) a secret is a keyed digest, which finds the merchant, and a copy
 //! sealed for that merchant's row, which is the HMAC key and the final comparison: a sealed
 //! value copied to another merchant's row does not open there.
+//!
+//! Credentials come from [`Directory`]: kept in memory until the database notifies a change,
+//! never refused on the cache's word (cached credentials that do not verify are read again), and
+//! a cached lookup is a lookup all the same. Accepted signatures are remembered in the database,
+//! never in memory.
 
+use crate::directory::{Credentials, Directory};
 use crate::jsonrpc::{CallContext, RpcError};
 use crate::params::Fields;
 use crate::store;
@@ -163,6 +169,8 @@ pub struct Authenticator {
     pub key: DataKey,
     /// `edge.signature_max_age_secs`.
     pub signature_max_age: i64,
+    /// Merchants' credentials, cached until they change (never refused on the cache's word).
+    pub directory: Directory,
 }
 
 impl Authenticator {
@@ -211,23 +219,27 @@ impl Authenticator {
                 return Err(RpcError::unauthorized());
             }
             ctx.auth.looked_up();
-            let found = match merchant_id {
-                Some(id) => store::merchant_credentials(&self.pool, id).await,
-                None => store::merchant_by_digest(&self.pool, &digest).await,
-            }
-            .map_err(RpcError::database)?;
+            let lookup = match merchant_id {
+                Some(id) => Credentials::Id(id),
+                None => Credentials::Digest(&digest),
+            };
             // The digest found the row; the comparisons are in constant time, and the sealed
             // copy must open for this very row and hold this very secret.
-            let ok = found.as_ref().is_some_and(|c| {
+            let verify = |c: &store::MerchantCredentials| {
                 ct_eq(&c.digest, &digest)
                     && self
                         .key
                         .open(&c.sealed, &store::secret_context(&c.id))
                         .is_ok_and(|s| ct_eq(s.expose_secret(), secret))
-            });
+            };
+            let found = self
+                .directory
+                .verified_credentials(&self.pool, lookup, verify)
+                .await
+                .map_err(RpcError::database)?;
             match found {
-                Some(c) if ok => Ok(c.id),
-                _ => {
+                Some(c) => Ok(c.id),
+                None => {
                     ctx.auth.failed();
                     Err(RpcError::unauthorized())
                 }
@@ -255,17 +267,19 @@ impl Authenticator {
                 return Err(bad_signature());
             }
             ctx.auth.looked_up();
-            let found = store::merchant_credentials(&self.pool, merchant_id)
-                .await
-                .map_err(RpcError::database)?;
-            let ok = found.is_some_and(|c| {
+            let verify = |c: &store::MerchantCredentials| {
                 self.key
                     .open(&c.sealed, &store::secret_context(&c.id))
                     .is_ok_and(|s| {
                         ct_eq(&body_mac(s.expose_secret(), sig.t, &ctx.raw_body), &sig.v1)
                     })
-            });
-            if !ok {
+            };
+            let found = self
+                .directory
+                .verified_credentials(&self.pool, Credentials::Id(merchant_id), verify)
+                .await
+                .map_err(RpcError::database)?;
+            if found.is_none() {
                 ctx.auth.failed();
                 return Err(bad_signature());
             }

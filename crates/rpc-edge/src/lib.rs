@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod consumer;
+pub mod directory;
 pub mod domain;
 pub mod grpc;
 pub mod http;

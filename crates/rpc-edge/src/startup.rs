@@ -3,6 +3,7 @@
 
 use crate::api::Api;
 use crate::config::Settings;
+use crate::directory::Directory;
 use crate::providers::Providers;
 use paysys_platform::outbox::{self, OutboxSignal};
 use paysys_platform::server;
@@ -53,6 +54,8 @@ impl Application {
             &settings.internal.token(),
         )?;
         let signal = OutboxSignal::default();
+        // Merchants' credentials and channels, cached; served once `run_until_stopped` listens.
+        let directory = Directory::default();
         let api = Api {
             pool: pool.clone(),
             providers,
@@ -60,9 +63,11 @@ impl Application {
                 pool: pool.clone(),
                 key,
                 signature_max_age: settings.edge.signature_max_age_secs,
+                directory: directory.clone(),
             },
             amqp_queue_prefix: settings.amqp.queue_prefix.clone(),
             outbox: signal.clone(),
+            directory,
         };
         let (health, health_svc) = server::grpc_health();
         health
@@ -138,12 +143,15 @@ impl Application {
             self.signal.clone(),
             self.shutdown.clone(),
         ));
+        // Empties the caches of merchants and channels whenever the database changes them.
+        let directory = tokio::spawn(self.api.directory.listen(&self.pool, self.shutdown.clone()));
         tracing::info!(port = self.port(), "rpc-edge listening");
         let served = server::serve(self.listener, self.router, self.shutdown.clone()).await;
         self.shutdown.trigger();
         let _ = consumer.await;
         let _ = relay.await;
         let _ = learn.await;
+        let _ = directory.await;
         served
     }
 }

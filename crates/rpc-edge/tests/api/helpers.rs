@@ -164,6 +164,8 @@ impl TestEdge {
 
     /// The same API object the edge serves, to run a body and read what it cost.
     pub fn api(&self) -> Api {
+        // Never listening, so never serving from memory: every lookup asks the database.
+        let directory = rpc_edge::directory::Directory::default();
         Api {
             pool: self.pool.clone(),
             providers: rpc_edge::providers::Providers::new(
@@ -177,9 +179,11 @@ impl TestEdge {
                 pool: self.pool.clone(),
                 key: data_key(),
                 signature_max_age: self.settings.edge.signature_max_age_secs,
+                directory: directory.clone(),
             },
             amqp_queue_prefix: self.settings.amqp.queue_prefix.clone(),
             outbox: Default::default(),
+            directory,
         }
     }
 
