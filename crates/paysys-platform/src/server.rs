@@ -143,6 +143,14 @@ pub async fn serve(
     router: Router,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    // Without TCP_NODELAY, a response written in more than one piece (a gRPC answer's trailers
+    // after its data) waits for the peer's delayed ACK: 40 ms per call, measured by make bench.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await?;

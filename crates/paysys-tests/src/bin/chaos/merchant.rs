@@ -243,6 +243,11 @@ impl Receiver {
         let router = axum::Router::new()
             .route("/{merchant}/notifications", post(receive))
             .with_state(r.clone());
+        // As a merchant's server would: no answer waits for a delayed ACK.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
