@@ -225,23 +225,29 @@ pub async fn record_started(
     redirect_url: &str,
     details: &Map<String, Value>,
 ) -> sqlx::Result<Order> {
-    sqlx::query(
+    // The first answer is stored and returned in one round trip; a later one finds it stored.
+    let updated = sqlx::query(&format!(
         "UPDATE orders SET provider_ref = $2, redirect_url = $3, details = details || $4,
                 started = true, updated_at = now()
-         WHERE reference = $1 AND NOT started",
-    )
+         WHERE reference = $1 AND NOT started RETURNING {COLUMNS}"
+    ))
     .bind(reference)
     .bind(provider_ref)
     .bind(redirect_url)
     .bind(sqlx::types::Json(details))
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    let r = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE reference = $1"
-    ))
-    .bind(reference)
-    .fetch_one(pool)
-    .await?;
+    let r = match updated {
+        Some(r) => r,
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM orders WHERE reference = $1"
+            ))
+            .bind(reference)
+            .fetch_one(pool)
+            .await?
+        }
+    };
     from_row(&r)
 }
 
