@@ -22,7 +22,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Application> {
-        let pool = db::connect(&settings.database, "ledger").await?;
+        // Every statement planned for the books as they are: a plan cached while they were
+        // small (a fresh database, the first minute before autoanalyze) made each foreign-key
+        // check of a posting scan every transfer once they had grown (make bench: 816 million
+        // index tuples read for 20,000 charges, 224 charges/s instead of 1,959/s).
+        let pool = db::connect_with(
+            &settings.database,
+            "ledger",
+            &[("plan_cache_mode", "force_custom_plan")],
+        )
+        .await?;
         db::prepare(&settings.database, &pool, &MIGRATOR).await?;
         let listener = server::bind(&settings.ledger.listen).await?;
         let port = listener.local_addr()?.port();

@@ -20,6 +20,16 @@ use std::time::Duration;
 /// Under least privilege (scripts/db-roles.sh) the schema already exists, owned by the
 /// service's own role, which may not create schemas: it is then only used, never created.
 pub async fn connect(settings: &DatabaseSettings, schema: &str) -> anyhow::Result<PgPool> {
+    connect_with(settings, schema, &[]).await
+}
+
+/// As [`connect`], every session also started with the run-time parameters `session`
+/// (e.g. `plan_cache_mode`).
+pub async fn connect_with(
+    settings: &DatabaseSettings,
+    schema: &str,
+    session: &[(&str, &str)],
+) -> anyhow::Result<PgPool> {
     let base = PgConnectOptions::from_str(settings.url.expose_secret())
         .map_err(|e| anyhow::anyhow!("database.url is invalid: {e}"))?;
     // Create the schema with a throwaway pool, then connect with the search_path set.
@@ -40,7 +50,9 @@ pub async fn connect(settings: &DatabaseSettings, schema: &str) -> anyhow::Resul
             .or_else(ignore_concurrent_create)?;
     }
     boot.close().await;
-    let opts = base.options([("search_path", schema)]);
+    let opts = base
+        .options([("search_path", schema)])
+        .options(session.iter().copied());
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(10))

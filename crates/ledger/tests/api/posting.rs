@@ -164,3 +164,61 @@ async fn the_database_refuses_lines_that_balance_only_across_currencies() {
     assert_eq!(totals.get("RON"), Some(&(1234, 1234)), "{totals:?}");
     app.stop().await;
 }
+
+/// The ledger's sessions plan each statement for the books as they are. PostgreSQL caches a
+/// statement's generic plan; one cached while the books were small (a fresh database, before
+/// autoanalyze) kept the foreign-key checks of every posting scanning the transfers once they
+/// had grown. Here a lookup like those checks is prepared and run while the table is small,
+/// the table then grows without new statistics, and the plan must still find a transfer by id.
+#[tokio::test]
+async fn a_statement_prepared_while_the_books_were_small_still_finds_a_transfer_by_id() {
+    let app = spawn_app().await;
+    let mut conn = app.pool.acquire().await.expect("a ledger session");
+    sqlx::raw_sql("ALTER TABLE transfers SET (autovacuum_enabled = false)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let grow = |from: i32, to: i32| {
+        format!(
+            "INSERT INTO transfers (id, event_id, charge_id, provider, merchant_id, order_id, channel_id,
+                                    kind, sequence, amount_minor, fee_minor, currency, occurred_at)
+             SELECT gen_random_uuid(), gen_random_uuid(), 'c-' || i, 'mobiltek', '1', 'o-' || i, '18912',
+                    'one_time', 0, 1000, 30, 'PLN', now()
+             FROM generate_series({from}, {to}) i"
+        )
+    };
+    sqlx::raw_sql(&format!("{}; ANALYZE transfers", grow(1, 200)))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "PREPARE by_id(uuid, text) AS
+             SELECT 1 FROM ONLY transfers x WHERE id = $1 AND book = $2 FOR KEY SHARE OF x",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for _ in 0..8 {
+        sqlx::raw_sql("EXECUTE by_id(gen_random_uuid(), 'live')")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(&grow(201, 30_000))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN EXECUTE by_id('00000000-0000-0000-0000-000000000000', 'live')")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("Index Scan using transfers_pkey")
+            || plan.contains("Index Scan using transfers_id_book"),
+        "a transfer is not found by its id in 30,000:\n{plan}"
+    );
+    drop(conn);
+    app.stop().await;
+}
