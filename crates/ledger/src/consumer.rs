@@ -20,22 +20,6 @@ fn db_error(e: sqlx::Error) -> HandleError {
     }
 }
 
-/// Whether the lines balance per currency (every line of a transfer is in its charge's currency).
-fn balanced(t: &domain::Transfer) -> bool {
-    let (mut d, mut c) = (0i64, 0i64);
-    t.lines.iter().all(|l| {
-        let (ld, lc) = l.debit_credit();
-        match (d.checked_add(ld), c.checked_add(lc)) {
-            (Some(nd), Some(nc)) => {
-                (d, c) = (nd, nc);
-                true
-            }
-            _ => false,
-        }
-    }) && d == c
-        && d > 0
-}
-
 fn poison(e: impl Into<anyhow::Error>) -> HandleError {
     HandleError::Poison(e.into())
 }
@@ -81,7 +65,8 @@ impl Consumer {
             Some(transfer) => {
                 // Balanced before it is written: a bug, not bad input, is dead-lettered so the
                 // event can be replayed after the fix. The database checks again at commit.
-                if !balanced(&transfer) {
+                let (debits, credits) = transfer.sums();
+                if debits != credits || debits <= 0 {
                     return Err(poison(anyhow::anyhow!(
                         "the transfer of charge {}:{} would be unbalanced",
                         charge.provider,
@@ -102,7 +87,7 @@ impl Consumer {
                     .increment(1);
                 return Ok(());
             }
-            Applied::Posted(_) => "posted",
+            Applied::Posted => "posted",
             Applied::DuplicateCharge => "duplicate_charge",
             Applied::FailureRecorded => "failed_recorded",
         };

@@ -13,8 +13,8 @@ use uuid::Uuid;
 pub enum Applied {
     /// The event was claimed before (a redelivery): nothing written.
     Redelivered,
-    /// Posted: the transfer's id.
-    Posted(Uuid),
+    /// Posted: the transfer and its lines written.
+    Posted,
     /// The charge was posted before in its book (same provider charge, perhaps under another
     /// event id): only the event's claim written.
     DuplicateCharge,
@@ -76,7 +76,7 @@ pub async fn post_transfer(
     .await?;
     Ok(match (claimed, transfer_id) {
         (false, _) => Applied::Redelivered,
-        (true, Some(id)) => Applied::Posted(id),
+        (true, Some(_)) => Applied::Posted,
         (true, None) => Applied::DuplicateCharge,
     })
 }

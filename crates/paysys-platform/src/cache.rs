@@ -114,15 +114,38 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<V>, E>>,
     {
+        Ok(self
+            .get_or_load_accepted(key, |_| true, load)
+            .await?
+            .map(|(v, _)| v))
+    }
+
+    /// As [`Cache::get_or_load`], but a cached value `accept` refuses is not believed: it is
+    /// forgotten and loaded again (it may have changed a moment ago, its notification still on
+    /// the way). The value found, and whether `accept` takes it.
+    pub async fn get_or_load_accepted<E, F, Fut>(
+        &self,
+        key: &K,
+        accept: impl Fn(&V) -> bool,
+        load: F,
+    ) -> Result<Option<(V, bool)>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<V>, E>>,
+    {
         if let Some(v) = self.get(key) {
-            return Ok(Some(v));
+            if accept(&v) {
+                return Ok(Some((v, true)));
+            }
+            self.forget(key);
         }
         let generation = self.generation();
-        let loaded = load().await?;
-        if let Some(v) = &loaded {
-            self.keep(generation, key.clone(), v.clone());
-        }
-        Ok(loaded)
+        let Some(v) = load().await? else {
+            return Ok(None);
+        };
+        self.keep(generation, key.clone(), v.clone());
+        let accepted = accept(&v);
+        Ok(Some((v, accepted)))
     }
 
     /// Entries held now (tests).

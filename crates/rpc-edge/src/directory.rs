@@ -89,13 +89,14 @@ impl Directory {
             Credentials::Id(id) => (&self.by_id, id),
             Credentials::Digest(digest) => (&self.by_digest, digest),
         };
-        let found = checked(cache, key.to_string(), &verify, || async {
-            match lookup {
-                Credentials::Id(id) => store::merchant_credentials(pool, id).await,
-                Credentials::Digest(digest) => store::merchant_by_digest(pool, digest).await,
-            }
-        })
-        .await?;
+        let found = cache
+            .get_or_load_accepted(&key.to_string(), &verify, || async {
+                match lookup {
+                    Credentials::Id(id) => store::merchant_credentials(pool, id).await,
+                    Credentials::Digest(digest) => store::merchant_by_digest(pool, digest).await,
+                }
+            })
+            .await?;
         Ok(found.filter(|(_, verified)| *verified).map(|(c, _)| c))
     }
 
@@ -109,41 +110,10 @@ impl Directory {
         fits: impl Fn(&Channel) -> bool,
     ) -> sqlx::Result<Option<Channel>> {
         let key = (merchant_id.to_string(), id.to_string());
-        let found = checked(&self.channels, key, &fits, || {
-            store::channel(pool, merchant_id, id)
-        })
-        .await?;
+        let found = self
+            .channels
+            .get_or_load_accepted(&key, &fits, || store::channel(pool, merchant_id, id))
+            .await?;
         Ok(found.map(|(c, _)| c))
     }
-}
-
-/// `key`'s value, and whether `accept` takes it: from `cache` if there and accepted, otherwise
-/// from `load` (kept when found, unless the cache was emptied meanwhile).
-async fn checked<K, V, F, Fut>(
-    cache: &Cache<K, V>,
-    key: K,
-    accept: impl Fn(&V) -> bool,
-    load: F,
-) -> sqlx::Result<Option<(V, bool)>>
-where
-    K: Eq + std::hash::Hash + Clone,
-    V: Clone,
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = sqlx::Result<Option<V>>>,
-{
-    if let Some(v) = cache.get(&key) {
-        if accept(&v) {
-            return Ok(Some((v, true)));
-        }
-        // Perhaps changed a moment ago, its notification still on the way: not the cache's
-        // word, the database's.
-        cache.forget(&key);
-    }
-    let generation = cache.generation();
-    let Some(v) = load().await? else {
-        return Ok(None);
-    };
-    cache.keep(generation, key, v.clone());
-    let accepted = accept(&v);
-    Ok(Some((v, accepted)))
 }
