@@ -26,20 +26,25 @@ fn event(order: &str, sequence: u32) -> paysys_proto::Event {
 /// (order, sequence) of every event the consumer received, in arrival order.
 type Arrivals = Arc<Mutex<Vec<(String, u32)>>>;
 
-/// Declares the events queue before anything is published (so nothing is unroutable), then
-/// consumes it in order, recording arrivals.
-async fn consumer(settings: &AmqpSettings, shutdown: &Shutdown) -> Arrivals {
-    let queue = settings.queue("orders");
-    let bindings = vec!["subscription.*".to_string()];
+/// Declares the exchanges and `queue` with its bindings, so nothing published is unroutable.
+async fn declare(settings: &AmqpSettings, queue: &str, bindings: &[String]) {
     let conn = lapin::Connection::connect(&testing::amqp_url(), Default::default())
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
     broker::declare_exchanges(&ch, settings).await.unwrap();
-    broker::declare_queue(&ch, settings, &queue, &bindings)
+    broker::declare_queue(&ch, settings, queue, bindings)
         .await
         .unwrap();
     let _ = conn.close(200, "bye".into()).await;
+}
+
+/// Declares the events queue before anything is published (so nothing is unroutable), then
+/// consumes it in order, recording arrivals.
+async fn consumer(settings: &AmqpSettings, shutdown: &Shutdown) -> Arrivals {
+    let queue = settings.queue("orders");
+    let bindings = vec!["subscription.*".to_string()];
+    declare(settings, &queue, &bindings).await;
     let arrivals: Arrivals = Default::default();
     let a2 = arrivals.clone();
     let handler: Handler = Arc::new(move |m: Message| {
@@ -210,15 +215,7 @@ async fn a_consumer_in_order_per_key_keeps_each_orders_sequence_and_runs_orders_
     let shutdown = Shutdown::new();
     let queue = settings.queue("orders");
     let bindings = vec!["subscription.*".to_string()];
-    let conn = lapin::Connection::connect(&testing::amqp_url(), Default::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    broker::declare_exchanges(&ch, &settings).await.unwrap();
-    broker::declare_queue(&ch, &settings, &queue, &bindings)
-        .await
-        .unwrap();
-    let _ = conn.close(200, "bye".into()).await;
+    declare(&settings, &queue, &bindings).await;
 
     let arrivals: Arrivals = Default::default();
     let in_flight = Arc::new(AtomicUsize::new(0));
